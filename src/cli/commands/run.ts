@@ -1,0 +1,151 @@
+import { createInterface } from "node:readline/promises";
+import { type ChatMessage, type GenerateResult, LoadedModel, SAMPLING_LIMITS, type SamplingOptions } from "../../engine/index.js";
+import { readGgufHeader } from "../../gguf/index.js";
+import { type Command, type OptionSpec, type ParsedArgs, UsageError } from "../args.js";
+
+/** Sampling flags, shared by every command that generates. */
+export const SAMPLING_OPTIONS: readonly OptionSpec[] = [
+  { name: "temperature", kind: "number", description: "randomness; 0 = always the most likely token (default 0.8)", ...SAMPLING_LIMITS.temperature },
+  { name: "top-k", kind: "integer", description: "sample from the K most likely tokens; 0 = all (default 40)", ...SAMPLING_LIMITS.topK },
+  { name: "top-p", kind: "number", description: "sample from the smallest set with probability ≥ P (default 0.95)", ...SAMPLING_LIMITS.topP },
+  { name: "min-p", kind: "number", description: "drop tokens below P × the top token's probability (default 0.05)", ...SAMPLING_LIMITS.minP },
+  { name: "seed", kind: "integer", description: "random seed, for repeatable output", ...SAMPLING_LIMITS.seed },
+];
+
+export const ENGINE_OPTIONS: readonly OptionSpec[] = [
+  { name: "ctx", kind: "integer", description: "context size in tokens (default: the model's, at most 4096)", min: 16, max: 1 << 20 },
+  { name: "threads", short: "t", kind: "integer", description: "CPU threads (default: one per core)", min: 1, max: 1024 },
+  { name: "backend", kind: "string", choices: ["auto", "cpu", "cuda", "vulkan", "metal"], description: "compute backend (default auto: a GPU when there is one)" },
+  { name: "verbose", kind: "boolean", description: "show llama.cpp's warnings and timing statistics" },
+];
+
+export function samplingFrom(values: ParsedArgs["values"]): Partial<SamplingOptions> {
+  const pick = (name: string): number | undefined => values[name] as number | undefined;
+  return {
+    ...(pick("temperature") !== undefined && { temperature: pick("temperature") }),
+    ...(pick("top-k") !== undefined && { topK: pick("top-k") }),
+    ...(pick("top-p") !== undefined && { topP: pick("top-p") }),
+    ...(pick("min-p") !== undefined && { minP: pick("min-p") }),
+    ...(pick("seed") !== undefined && { seed: pick("seed") }),
+  };
+}
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "Generate text with a model: continue a prompt, or chat when no prompt is given.",
+  positionals: "<model.gguf> [prompt]",
+  details:
+    "With a prompt, prints the prompt and streams its continuation (raw text, no chat template).\n" +
+    "With no prompt on a terminal, starts a chat that uses the model's chat template; with no prompt\n" +
+    "and text piped in, continues that text.",
+  options: [
+    { name: "max-tokens", short: "n", kind: "integer", description: "most tokens to generate (default: until the model stops or the context is full)", min: 1 },
+    ...SAMPLING_OPTIONS,
+    { name: "stop", kind: "strings", description: "stop before this text" },
+    { name: "system", kind: "string", description: "system message for chat mode" },
+    { name: "no-echo", kind: "boolean", description: "print only the continuation, not the prompt" },
+    ...ENGINE_OPTIONS,
+  ],
+  examples: [
+    'slmkit run model.gguf "Once upon a time" --temperature 0 --max-tokens 40',
+    "slmkit run model.gguf            # chat",
+    "cat notes.txt | slmkit run model.gguf --max-tokens 100",
+  ],
+  async run(args) {
+    const [path, ...words] = args.positionals;
+    if (path === undefined) throw new UsageError("give a model file");
+    readGgufHeader(path); // a malformed file fails here with a one-line error, before llama.cpp sees it
+    let prompt: string | undefined = words.length > 0 ? words.join(" ") : undefined;
+    if (prompt === undefined && !process.stdin.isTTY) prompt = await readStdin();
+    const model = await LoadedModel.load(path, {
+      contextSize: args.values.ctx as number | undefined,
+      threads: args.values.threads as number | undefined,
+      backend: args.values.backend as never,
+      verbose: args.values.verbose === true,
+    });
+    try {
+      if (prompt !== undefined) await complete(model, prompt, args);
+      else await chat(model, args);
+    } finally {
+      await model.dispose();
+    }
+  },
+};
+
+async function complete(model: LoadedModel, prompt: string, args: ParsedArgs): Promise<void> {
+  if (args.values["no-echo"] !== true) process.stdout.write(prompt);
+  const abort = new AbortController();
+  const onInterrupt = (): void => abort.abort();
+  process.once("SIGINT", onInterrupt);
+  try {
+    const result = await model.generate({
+      prompt: model.promptFromText(prompt),
+      maxTokens: args.values["max-tokens"] as number | undefined,
+      sampling: samplingFrom(args.values),
+      stop: (args.values.stop as string[] | undefined) ?? [],
+      signal: abort.signal,
+      onText: (text) => process.stdout.write(text),
+    });
+    process.stdout.write("\n");
+    if (args.values.verbose) printStats(result);
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+}
+
+async function chat(model: LoadedModel, args: ParsedArgs): Promise<void> {
+  const history: ChatMessage[] = [];
+  const system = args.values.system as string | undefined;
+  if (system) history.push({ role: "system", content: system });
+  const template = model.chatTemplate.isFallback ? "no chat template in the model: using ChatML" : "the model's chat template";
+  process.stderr.write(`Chatting with ${model.name} (${template}). /bye or Ctrl-D leaves; Ctrl-C stops a reply.\n`);
+  const input = createInterface({ input: process.stdin, output: process.stdout, prompt: ">>> " });
+  let generating: AbortController | undefined;
+  input.on("SIGINT", () => {
+    if (generating) generating.abort();
+    else input.close();
+  });
+  try {
+    for (;;) {
+      let line: string;
+      try {
+        line = (await input.question(">>> ")).trim();
+      } catch {
+        break; // Ctrl-D or Ctrl-C at the prompt
+      }
+      if (line === "/bye" || line === "/exit") break;
+      if (line === "") continue;
+      history.push({ role: "user", content: line });
+      const { tokens, stop } = model.promptFromChat(history);
+      generating = new AbortController();
+      const result = await model.generate({
+        prompt: tokens,
+        maxTokens: args.values["max-tokens"] as number | undefined,
+        sampling: samplingFrom(args.values),
+        stop: [...((args.values.stop as string[] | undefined) ?? []), ...stop],
+        signal: generating.signal,
+        onText: (text) => process.stdout.write(text),
+      });
+      generating = undefined;
+      process.stdout.write("\n");
+      if (args.values.verbose) printStats(result);
+      history.push({ role: "assistant", content: result.text });
+    }
+  } finally {
+    input.close();
+  }
+}
+
+function printStats(result: GenerateResult): void {
+  const perSecond = result.generationMs > 0 ? (Math.max(result.completionTokens - 1, 0) * 1000) / result.generationMs : 0;
+  process.stderr.write(
+    `[${result.promptTokens} prompt tokens (${result.reusedPromptTokens} reused) in ${result.promptMs.toFixed(0)} ms; ` +
+      `${result.completionTokens} generated at ${perSecond.toFixed(1)} tokens/s; finish: ${result.finishReason}]\n`,
+  );
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString("utf8");
+}

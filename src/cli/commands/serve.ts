@@ -1,0 +1,101 @@
+import { isIP } from "node:net";
+import { DEFAULT_MAX_BODY_BYTES, type RunningServer, type ServedModel, describeModelFile, startServer } from "../../server/index.js";
+import { type Command, UsageError } from "../args.js";
+import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
+import { ENGINE_OPTIONS } from "./run.js";
+
+/** Ollama's port, so that tools pointed at a local Ollama find slmkit. */
+export const DEFAULT_SERVE_PORT = 11434;
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "Serve models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models).",
+  positionals: "[model.gguf ...]",
+  details:
+    "Each model is served under its file name without .gguf. With no model, serves a small demo model\n" +
+    "with RANDOM weights (made on first use, no download): it shows the API works; its replies are gibberish.\n" +
+    "Binds 127.0.0.1 unless told otherwise. Environment: SLMKIT_HOST, SLMKIT_PORT, SLMKIT_HOME.",
+  options: [
+    { name: "host", kind: "string", description: "address to listen on (default 127.0.0.1)" },
+    { name: "port", short: "p", kind: "integer", description: `port to listen on (default ${DEFAULT_SERVE_PORT}; 0 picks a free one)`, min: 0, max: 65535 },
+    { name: "parallel", kind: "integer", description: "requests served at once per model (default 1; more wait their turn)", min: 1, max: 256 },
+    { name: "max-body", kind: "integer", description: `largest request body in bytes (default ${DEFAULT_MAX_BODY_BYTES})`, min: 1024 },
+    { name: "quiet", short: "q", kind: "boolean", description: "do not log requests" },
+    ...ENGINE_OPTIONS,
+  ],
+  examples: ["slmkit serve                       # the random-weight demo model", "slmkit serve qwen3-0.6b-q4_0.gguf --port 8080 --parallel 4"],
+  async run({ positionals, values }) {
+    const host = (values.host as string | undefined) ?? process.env.SLMKIT_HOST ?? "127.0.0.1";
+    if (isIP(host) === 0 && host !== "localhost") throw new UsageError(`--host must be an IP address or localhost (got '${host}')`);
+    const port = (values.port as number | undefined) ?? portFromEnvironment();
+    const paths = positionals.length > 0 ? [...positionals] : [await ensureDemoModel()];
+    const models: ServedModel[] = paths.map(describeModelFile);
+    const quiet = values.quiet === true;
+    const server = await startServer({
+      host,
+      port,
+      models,
+      maxBodyBytes: values["max-body"] as number | undefined,
+      load: {
+        contextSize: values.ctx as number | undefined,
+        threads: values.threads as number | undefined,
+        parallel: values.parallel as number | undefined,
+        backend: values.backend as never,
+        verbose: values.verbose === true,
+      },
+      log: quiet ? undefined : (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+    });
+    printBanner(server, models, host);
+    warmUp(server, models, quiet);
+    await untilSignal();
+    process.stderr.write("slmkit serve: shutting down\n");
+    await server.close();
+  },
+};
+
+function portFromEnvironment(): number {
+  const raw = process.env.SLMKIT_PORT;
+  if (raw === undefined) return DEFAULT_SERVE_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`SLMKIT_PORT must be a port number (got '${raw}')`);
+  return port;
+}
+
+function printBanner(server: RunningServer, models: readonly ServedModel[], host: string): void {
+  const lines = [`slmkit serve: listening on ${server.url} (OpenAI-compatible API under /v1, health at /health)`];
+  for (const model of models) {
+    const warning = model.randomWeights ? "  <- RANDOM WEIGHTS: a demo made by `slmkit synth`; its replies are gibberish" : "";
+    lines.push(`  model ${model.name}  (${model.path})${warning}`);
+  }
+  if (models.some((model) => model.name === DEMO_MODEL_NAME)) {
+    lines.push("  Serve a real model with: slmkit serve path/to/model.gguf");
+  }
+  const example = JSON.stringify({ model: models[0]!.name, messages: [{ role: "user", content: "Hello" }] });
+  lines.push(`  Try: curl ${server.url}/v1/chat/completions -H 'Content-Type: application/json' -d '${example}'`);
+  if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
+    lines.push(`  Warning: listening on ${host}: anyone who can reach this address can use these models (no API keys yet).`);
+  }
+  process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+/** Loads the models in the background so the first request does not wait for them. */
+function warmUp(server: RunningServer, models: readonly ServedModel[], quiet: boolean): void {
+  for (const model of models) {
+    server.pool.get(model.name).then(
+      () => quiet || process.stderr.write(`  loaded ${model.name}\n`),
+      (error: unknown) => process.stderr.write(`  could not load ${model.name}: ${(error as Error).message}\n`),
+    );
+  }
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}

@@ -1,0 +1,55 @@
+import { Template } from "@huggingface/jinja";
+import { EngineError } from "./errors.js";
+
+export type ChatRole = "system" | "user" | "assistant" | "tool";
+
+export interface ChatMessage {
+  readonly role: ChatRole;
+  readonly content: string;
+}
+
+/** What llama.cpp falls back to when a model has no template of its own: ChatML. */
+const CHATML_FALLBACK = `{%- for message in messages -%}
+{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}`;
+
+/**
+ * A model's Jinja chat template, rendered the way Hugging Face's apply_chat_template and
+ * llama.cpp's --jinja mode do: `messages`, `add_generation_prompt`, `bos_token`, `eos_token`.
+ */
+export class ChatTemplate {
+  private readonly template: Template;
+  /** True when the model carries no template and ChatML is used instead. */
+  readonly isFallback: boolean;
+  /** Text that ends an assistant turn in the fallback format (the model may write it as text). */
+  readonly stopStrings: readonly string[];
+
+  constructor(
+    source: string | undefined,
+    private readonly specialTokens: { bos: string; eos: string },
+  ) {
+    this.isFallback = source === undefined;
+    this.stopStrings = this.isFallback ? ["<|im_end|>", "<|im_start|>"] : [];
+    try {
+      this.template = new Template(source ?? CHATML_FALLBACK);
+    } catch (error) {
+      throw new EngineError("TEMPLATE_ERROR", `the model's chat template does not parse: ${(error as Error).message}`);
+    }
+  }
+
+  /** The prompt text for a conversation, ending where the assistant's reply begins. */
+  render(messages: readonly ChatMessage[], variables: Record<string, unknown> = {}): string {
+    try {
+      return this.template.render({
+        messages,
+        add_generation_prompt: true,
+        bos_token: this.specialTokens.bos,
+        eos_token: this.specialTokens.eos,
+        ...variables,
+      });
+    } catch (error) {
+      throw new EngineError("TEMPLATE_ERROR", `the model's chat template failed on these messages: ${(error as Error).message}`);
+    }
+  }
+}

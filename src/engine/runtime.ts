@@ -1,0 +1,59 @@
+import type { Llama } from "node-llama-cpp";
+import { EngineError } from "./errors.js";
+
+/** Which compute backend to use: "auto" picks a GPU when node-llama-cpp finds a usable one. */
+export type Backend = "auto" | "cpu" | "cuda" | "vulkan" | "metal";
+
+export interface RuntimeOptions {
+  readonly backend?: Backend;
+  /** Show llama.cpp's own log lines (warnings and up) on stderr. */
+  readonly verbose?: boolean;
+}
+
+let runtime: Promise<Llama> | undefined;
+let runtimeBackend: Backend | undefined;
+
+/**
+ * The process-wide llama.cpp runtime. Loading it takes ~0.7 s, so it is made once and shared.
+ * It never builds llama.cpp from source: slmkit runs on node-llama-cpp's prebuilt binaries.
+ */
+export function getRuntime(options: RuntimeOptions = {}): Promise<Llama> {
+  const backend = options.backend ?? backendFromEnvironment();
+  if (runtime !== undefined) {
+    if (runtimeBackend !== backend) {
+      return Promise.reject(new EngineError("BAD_OPTION", `the runtime is already loaded with backend '${runtimeBackend}'`));
+    }
+    return runtime;
+  }
+  runtimeBackend = backend;
+  runtime = loadRuntime(backend, options.verbose === true);
+  return runtime;
+}
+
+async function loadRuntime(backend: Backend, verbose: boolean): Promise<Llama> {
+  // Imported here, not at the top: node-llama-cpp takes ~0.5 s to import, which commands that never
+  // generate (inspect, synth) should not pay.
+  const { LlamaLogLevel, getLlama } = await import("node-llama-cpp");
+  return getLlama({
+    build: "never",
+    gpu: backend === "cpu" ? false : backend,
+    logLevel: verbose ? LlamaLogLevel.warn : LlamaLogLevel.error,
+    logger: (level, message) => {
+      if (verbose || level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) process.stderr.write(`[llama.cpp] ${message.trimEnd()}\n`);
+    },
+  }).catch((error: unknown) => {
+    runtime = undefined;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new EngineError(
+      "RUNTIME_UNAVAILABLE",
+      `llama.cpp could not be loaded for backend '${backend}' (${reason.split("\n")[0]}); ` +
+        "reinstall with `npm ci` so node-llama-cpp's prebuilt binaries are present, or try --backend cpu",
+    );
+  });
+}
+
+function backendFromEnvironment(): Backend {
+  const value = process.env.SLMKIT_BACKEND;
+  const known: Backend[] = ["auto", "cpu", "cuda", "vulkan", "metal"];
+  return known.includes(value as Backend) ? (value as Backend) : "auto";
+}

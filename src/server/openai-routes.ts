@@ -1,0 +1,195 @@
+import { randomUUID } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import { type ChatMessage, EngineError, type GenerateRequest, type GenerateResult, type LoadedModel } from "../engine/index.js";
+import { ApiError, badRequest, modelNotFound } from "./api-error.js";
+import { type RequestContext, type Route, sendJson } from "./http.js";
+import type { ModelPool, ServedModel } from "./model-pool.js";
+import {
+  type ChatCompletionRequest,
+  type CompletionRequest,
+  type ModelObject,
+  type OpenAiFinishReason,
+  chatCompletionRequest,
+  completionRequest,
+  parseRequest,
+  usage,
+} from "./openai-wire.js";
+
+/** The OpenAI-compatible routes: /v1/models, /v1/chat/completions, /v1/completions. */
+export function openAiRoutes(pool: ModelPool): Route[] {
+  return [
+    { method: "GET", path: "/v1/models", handle: async (context) => listModels(context, pool) },
+    { method: "GET", path: "/v1/models/:id", handle: async (context) => showModel(context, pool) },
+    { method: "POST", path: "/v1/chat/completions", handle: (context) => chatCompletion(context, pool) },
+    { method: "POST", path: "/v1/completions", handle: (context) => textCompletion(context, pool) },
+  ];
+}
+
+function modelObject(model: ServedModel): ModelObject {
+  return {
+    id: model.name,
+    object: "model",
+    created: model.created,
+    owned_by: "slmkit",
+    slmkit: {
+      path: model.path,
+      random_weights: model.randomWeights,
+      ...(model.randomWeights ? { note: "random weights made by `slmkit synth`: its output is gibberish" } : {}),
+    },
+  };
+}
+
+function listModels(context: RequestContext, pool: ModelPool): void {
+  sendJson(context.response, 200, { object: "list", data: pool.list().map(modelObject) });
+}
+
+function showModel(context: RequestContext, pool: ModelPool): void {
+  const id = context.params.id!;
+  const model = pool.find(id);
+  if (model === undefined) throw modelNotFound(id);
+  sendJson(context.response, 200, modelObject(model));
+}
+
+/** Sampling, length and stop settings common to both completion routes. */
+function generationSettings(body: ChatCompletionRequest | CompletionRequest, maxTokens: number | null | undefined): Omit<GenerateRequest, "prompt"> {
+  const stop = body.stop === undefined || body.stop === null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
+  return {
+    maxTokens: maxTokens ?? undefined,
+    stop,
+    ignoreEos: body.ignore_eos ?? false,
+    sampling: {
+      ...(body.temperature != null && { temperature: body.temperature }),
+      ...(body.top_p != null && { topP: body.top_p }),
+      ...(body.top_k != null && { topK: body.top_k }),
+      ...(body.min_p != null && { minP: body.min_p }),
+      // OpenAI takes any 64-bit seed; llama.cpp's is 32 bits.
+      ...(body.seed != null && { seed: Number(BigInt.asUintN(32, BigInt(body.seed))) }),
+    },
+  };
+}
+
+function toChatMessages(body: ChatCompletionRequest): ChatMessage[] {
+  return body.messages.map((message) => ({
+    role: message.role === "developer" ? "system" : message.role,
+    content: typeof message.content === "string" ? message.content : (message.content ?? []).map((part) => part.text).join(""),
+  }));
+}
+
+async function chatCompletion(context: RequestContext, pool: ModelPool): Promise<void> {
+  const body = parseRequest(chatCompletionRequest, await context.json());
+  context.notes.model = body.model;
+  const model = await pool.get(body.model);
+  const settings = generationSettings(body, body.max_completion_tokens ?? body.max_tokens);
+  const chat = engineCall(() => model.promptFromChat(toChatMessages(body)));
+  const request = { ...settings, prompt: chat.tokens, stop: [...(settings.stop ?? []), ...chat.stop] };
+  const meta = { id: `chatcmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: body.model };
+
+  if (!body.stream) {
+    const result = await generate(model, request, context);
+    sendJson(context.response, 200, {
+      ...meta,
+      object: "chat.completion",
+      choices: [{ index: 0, message: { role: "assistant", content: result.text }, logprobs: null, finish_reason: finishReason(result) }],
+      usage: usage(result.promptTokens, result.completionTokens),
+    });
+    return;
+  }
+  const chunk = (choices: unknown[], extra: object = {}): object => ({ ...meta, object: "chat.completion.chunk", choices, ...extra });
+  await streamEvents(context, async (send) => {
+    send(chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]));
+    const result = await generate(model, { ...request, onText: (text) => send(chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }])) }, context);
+    send(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason(result) }]));
+    if (body.stream_options?.include_usage) send(chunk([], { usage: usage(result.promptTokens, result.completionTokens) }));
+  });
+}
+
+async function textCompletion(context: RequestContext, pool: ModelPool): Promise<void> {
+  const body = parseRequest(completionRequest, await context.json());
+  context.notes.model = body.model;
+  const model = await pool.get(body.model);
+  const text = typeof body.prompt === "string" ? body.prompt : body.prompt[0]!;
+  const request = { ...generationSettings(body, body.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS), prompt: model.promptFromText(text) };
+  const meta = { id: `cmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: body.model };
+
+  if (!body.stream) {
+    const result = await generate(model, request, context);
+    sendJson(context.response, 200, {
+      ...meta,
+      object: "text_completion",
+      choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: finishReason(result) }],
+      usage: usage(result.promptTokens, result.completionTokens),
+    });
+    return;
+  }
+  const chunk = (choices: unknown[], extra: object = {}): object => ({ ...meta, object: "text_completion", choices, ...extra });
+  await streamEvents(context, async (send) => {
+    const result = await generate(model, { ...request, onText: (piece) => send(chunk([{ index: 0, text: piece, logprobs: null, finish_reason: null }])) }, context);
+    send(chunk([{ index: 0, text: "", logprobs: null, finish_reason: finishReason(result) }]));
+    if (body.stream_options?.include_usage) send(chunk([], { usage: usage(result.promptTokens, result.completionTokens) }));
+  });
+}
+
+/** OpenAI's legacy completions endpoint defaults max_tokens to 16. */
+const DEFAULT_COMPLETION_MAX_TOKENS = 16;
+
+function finishReason(result: GenerateResult): OpenAiFinishReason {
+  return result.finishReason === "stop" ? "stop" : "length";
+}
+
+async function generate(model: LoadedModel, request: GenerateRequest, context: RequestContext): Promise<GenerateResult> {
+  const result = await engineCallAsync(() => model.generate({ ...request, signal: context.signal }));
+  context.notes.tokens = `${result.promptTokens}+${result.completionTokens}`;
+  return result;
+}
+
+/** Engine errors caused by the request become 4xx answers; the rest stay errors (500). */
+function toApiError(error: unknown): unknown {
+  if (!(error instanceof EngineError)) return error;
+  switch (error.code) {
+    case "PROMPT_TOO_LONG":
+      return badRequest(error.message, "messages", "context_length_exceeded");
+    case "BAD_OPTION":
+    case "TEMPLATE_ERROR":
+      return badRequest(error.message);
+    case "DISPOSED":
+    case "RUNTIME_UNAVAILABLE":
+      return new ApiError(503, error.message, "server_error", "unavailable", null, { "Retry-After": "1" });
+    default:
+      return new ApiError(500, error.message, "server_error", error.code.toLowerCase());
+  }
+}
+
+function engineCall<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw toApiError(error);
+  }
+}
+
+async function engineCallAsync<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw toApiError(error);
+  }
+}
+
+/**
+ * Answers with server-sent events: `data: <json>` per event, then `data: [DONE]`. An error after
+ * the stream has started is sent as an event with OpenAI's error object, then the stream ends.
+ */
+async function streamEvents(context: RequestContext, produce: (send: (event: object) => void) => Promise<void>): Promise<void> {
+  const response: ServerResponse = context.response;
+  response.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", Connection: "keep-alive" });
+  const send = (event: object): void => {
+    if (!response.writableEnded && !response.destroyed) response.write(`data: ${JSON.stringify(event)}\n\n`);
+  };
+  try {
+    await produce(send);
+  } catch (error) {
+    const apiError = error instanceof ApiError ? error : new ApiError(500, (error as Error).message);
+    send(apiError.toOpenAi());
+  }
+  if (!response.destroyed) response.end("data: [DONE]\n\n");
+}

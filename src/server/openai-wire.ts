@@ -1,0 +1,104 @@
+/**
+ * OpenAI API request and response shapes, declared once and checked at the boundary
+ * (https://platform.openai.com/docs/api-reference/chat). Handlers only see values that passed.
+ * Fields OpenAI defines that slmkit does not implement yet are refused with a 400 naming the field
+ * rather than silently ignored; unknown extra fields are dropped, as OpenAI's own API does.
+ */
+import { z } from "zod";
+import { badRequest } from "./api-error.js";
+
+const MAX_STOP_STRINGS = 16;
+
+const stopField = z.union([z.string().min(1), z.array(z.string().min(1)).max(MAX_STOP_STRINGS)]).nullish();
+
+/** Sampling and length fields shared by chat and text completions (llama-server's extensions included). */
+const generationFields = {
+  model: z.string().min(1).max(256),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  top_k: z.number().int().min(0).max(1_000_000).nullish(),
+  min_p: z.number().min(0).max(1).nullish(),
+  seed: z.number().int().nullish(),
+  max_tokens: z.number().int().min(1).max(2 ** 31 - 1).nullish(),
+  stop: stopField,
+  n: z.number().int().min(1).max(1).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  /** llama-server's extension: keep generating past end-of-generation tokens (benchmarks). */
+  ignore_eos: z.boolean().nullish(),
+  user: z.string().nullish(),
+};
+
+/** Fields of OpenAI's API not implemented yet: accepted only at their "off" values. */
+const notYetImplemented = {
+  presence_penalty: z.literal(0).nullish(),
+  frequency_penalty: z.literal(0).nullish(),
+  logprobs: z.literal(false).nullish(),
+  top_logprobs: z.literal(0).nullish(),
+  logit_bias: z.object({}).strict().nullish(),
+};
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+
+const chatMessage = z.object({
+  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
+  content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
+  name: z.string().optional(),
+});
+
+export const chatCompletionRequest = z.object({
+  ...generationFields,
+  ...notYetImplemented,
+  messages: z.array(chatMessage).min(1),
+  max_completion_tokens: z.number().int().min(1).max(2 ** 31 - 1).nullish(),
+  response_format: z.object({ type: z.literal("text") }).nullish(),
+  tools: z.array(z.unknown()).max(0).nullish(),
+  tool_choice: z.literal("none").nullish(),
+});
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
+
+export const completionRequest = z.object({
+  ...generationFields,
+  ...notYetImplemented,
+  prompt: z.union([z.string(), z.array(z.string()).length(1)]),
+  echo: z.literal(false).nullish(),
+  best_of: z.literal(1).nullish(),
+  suffix: z.null().optional(),
+});
+export type CompletionRequest = z.infer<typeof completionRequest>;
+
+/** Parses a request body against a schema; the first problem becomes a 400 naming the field. */
+export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.join(".");
+  const known = Object.keys(notYetImplemented).concat(["tools", "tool_choice", "response_format", "echo", "best_of", "suffix", "n"]);
+  const topField = String(issue.path[0] ?? "");
+  if (known.includes(topField)) {
+    throw badRequest(`'${field}' is not supported by this server yet (only its default value is accepted)`, field, "unsupported_parameter");
+  }
+  throw badRequest(field ? `Invalid '${field}': ${issue.message}` : `Invalid request: ${issue.message}`, field || null);
+}
+
+/** OpenAI's usage object. */
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export function usage(promptTokens: number, completionTokens: number): Usage {
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+}
+
+export type OpenAiFinishReason = "stop" | "length";
+
+export interface ModelObject {
+  id: string;
+  object: "model";
+  created: number;
+  owned_by: string;
+  /** slmkit's own details; OpenAI clients keep unknown fields. */
+  slmkit?: { path: string; random_weights: boolean; note?: string };
+}

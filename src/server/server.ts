@@ -1,0 +1,116 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { LoadOptions } from "../engine/index.js";
+import { ApiError } from "./api-error.js";
+import { type RequestContext, type Route, Router, parseJson, readBody, sendJson } from "./http.js";
+import { ModelPool, type ServedModel } from "./model-pool.js";
+import { openAiRoutes } from "./openai-routes.js";
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 8080;
+/** Requests larger than this are answered 413: prompts are bounded by the context anyway. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export interface ServerOptions {
+  readonly host?: string;
+  readonly port?: number;
+  readonly models: readonly ServedModel[];
+  readonly load?: LoadOptions;
+  readonly maxBodyBytes?: number;
+  /** Receives one line per request; silent when not given. */
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly pool: ModelPool;
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP server; resolves once it listens. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const pool = new ModelPool(options.models, options.load ?? {});
+  const routes: Route[] = [
+    {
+      method: "GET",
+      path: "/health",
+      handle: async ({ response }) => {
+        const loaded = new Set(pool.loadedNames());
+        sendJson(response, 200, { status: "ok", models: pool.list().map((model) => ({ name: model.name, loaded: loaded.has(model.name) })) });
+      },
+    },
+    ...openAiRoutes(pool),
+  ];
+  const router = new Router(routes);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const server = createServer((request, response) => {
+    void handle(router, request, response, maxBodyBytes, options.log);
+  });
+  server.keepAliveTimeout = 30_000;
+  const host = options.host ?? DEFAULT_HOST;
+  await listen(server, host, options.port ?? DEFAULT_PORT);
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    pool,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.close();
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+async function handle(router: Router, request: IncomingMessage, response: ServerResponse, maxBodyBytes: number, log?: (line: string) => void): Promise<void> {
+  const started = performance.now();
+  const abort = new AbortController();
+  response.on("close", () => {
+    if (!response.writableFinished) abort.abort();
+  });
+  const notes: Record<string, string | number> = {};
+  const path = (request.url ?? "/").split("?")[0]!;
+  try {
+    const { route, params } = router.match(request.method ?? "GET", path);
+    const context: RequestContext = {
+      request,
+      response,
+      params,
+      signal: abort.signal,
+      notes,
+      json: async () => parseJson(await readBody(request, maxBodyBytes)),
+    };
+    await route.handle(context);
+  } catch (error) {
+    answerError(response, error, log);
+  }
+  if (log) {
+    const extra = Object.entries(notes).map(([key, value]) => ` ${key}=${value}`).join("");
+    const status = abort.signal.aborted ? "client-closed" : String(response.statusCode);
+    log(`${request.method} ${path} ${status} ${Math.round(performance.now() - started)}ms${extra}`);
+  }
+}
+
+function answerError(response: ServerResponse, error: unknown, log?: (line: string) => void): void {
+  const apiError = error instanceof ApiError ? error : new ApiError(500, `Internal error: ${(error as Error)?.message ?? String(error)}`);
+  if (!(error instanceof ApiError)) log?.(`internal error: ${(error as Error)?.stack ?? String(error)}`);
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  // A body we did not read (413) must not be read into the next request on a kept-alive socket.
+  if (apiError.status === 413) response.setHeader("Connection", "close");
+  sendJson(response, apiError.status, apiError.toOpenAi(), apiError.headers);
+}
