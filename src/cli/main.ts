@@ -5,6 +5,7 @@ import { GgufError } from "../gguf/index.js";
 import { SynthError } from "../synth/index.js";
 import { type Command, UsageError, commandHelp, parseCommandArgs } from "./args.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { installSignalHandlers } from "./interrupt.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { synthCommand } from "./commands/synth.js";
@@ -71,10 +72,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// Ctrl-C outside a command's own handling ends the process through 'exit', so temporary files are removed.
-process.on("SIGINT", () => {
-  if (process.listenerCount("SIGINT") === 1) process.exit(130);
-});
+installSignalHandlers();
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -102,6 +102,16 @@ export class LoadedModel {
     }
   }
 
+  /** Sequences generating right now (at most `parallel`). */
+  get busySequences(): number {
+    return this.parallel - this.free.length;
+  }
+
+  /** Requests waiting for a free sequence. */
+  get waitingRequests(): number {
+    return this.waiting.length;
+  }
+
   /** Tokens one sequence holds: prompt and output together. */
   get contextSize(): number {
     return this.context.contextSize;

@@ -27,7 +27,7 @@ export class Cursor {
   /** The next `length` bytes, valid until the next read; copy them to keep them. */
   take(length: number, what: string): Buffer {
     if (length > this.remaining) {
-      this.fail("TRUNCATED", `file ends while reading ${what}: ${length} bytes needed, ${this.remaining} left`);
+      this.fail("TRUNCATED", `the file ends while reading ${what} (${length} bytes needed, ${this.remaining} left): it is truncated`);
     }
     const start = this.position - this.windowStart;
     if (start < 0 || start + length > this.window.length) {
@@ -82,8 +82,11 @@ export class Cursor {
     const fits = BigInt(Math.floor(this.remaining / Math.max(bytesPerItem, 1)));
     if (value > BigInt(limit) || value > fits) {
       const code = bytesPerItem === 1 ? "ABSURD_LENGTH" : "ABSURD_COUNT";
-      const bound = value > BigInt(limit) ? `the limit of ${limit}` : `what the ${this.remaining} bytes left in the file can hold`;
-      this.fail(code, `${what} is ${value}, more than ${bound}`, at);
+      const detail =
+        value > BigInt(limit)
+          ? `${what} is ${value}, more than the limit of ${limit}`
+          : `${what} is ${value}, more than the ${this.remaining} bytes left in the file can hold: the file is truncated or corrupt`;
+      this.fail(code, detail, at);
     }
     return Number(value);
   }

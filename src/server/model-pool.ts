@@ -68,15 +68,15 @@ export class ModelPool {
     return loaded;
   }
 
-  /** Names of the models currently loaded. */
-  loadedNames(): string[] {
-    return [...this.loading.keys()];
+  /** The models loaded so far (a model still loading is not listed). */
+  async loaded(): Promise<LoadedModel[]> {
+    const settled = await Promise.allSettled(this.loading.values());
+    return settled.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
   }
 
   async close(): Promise<void> {
-    const models = await Promise.allSettled(this.loading.values());
+    const loaded = await this.loaded();
     this.loading.clear();
-    const loaded = models.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
     await Promise.all(loaded.map((model) => model.dispose()));
   }
 }

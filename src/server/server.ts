@@ -35,10 +35,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     {
       method: "GET",
       path: "/health",
-      handle: async ({ response }) => {
-        const loaded = new Set(pool.loadedNames());
-        sendJson(response, 200, { status: "ok", models: pool.list().map((model) => ({ name: model.name, loaded: loaded.has(model.name) })) });
-      },
+      handle: async ({ response }) => sendJson(response, 200, await health(pool)),
     },
     ...openAiRoutes(pool),
   ];
@@ -61,6 +58,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await pool.close();
     },
+  };
+}
+
+/** What /health tells: always 200 while the server runs, with each model's load and activity. */
+async function health(pool: ModelPool): Promise<object> {
+  const loaded = new Map((await pool.loaded()).map((model) => [model.path, model]));
+  return {
+    status: "ok",
+    models: pool.list().map((served) => {
+      const model = loaded.get(served.path);
+      return model === undefined
+        ? { name: served.name, loaded: false }
+        : { name: served.name, loaded: true, busy_sequences: model.busySequences, parallel: model.parallel, waiting_requests: model.waitingRequests };
+    }),
   };
 }
 

@@ -91,11 +91,11 @@ function buildByteLevelBpe(options: TokenizerOptions): SyntheticTokenizer {
   for (const [left, right] of merges) {
     if (vocab.add(left + right, TokenType.normal, 0)) mergeTexts.push(`${left} ${right}`);
   }
-  vocab.padTo(
-    options.vocabularySize === undefined ? undefined : options.vocabularySize - BPE_SPECIAL_TOKENS.length,
-    (n) => `Ġw${n.toString(36)}`,
-    0,
-  );
+  const minimum = vocab.size + BPE_SPECIAL_TOKENS.length;
+  if (options.vocabularySize !== undefined && options.vocabularySize < minimum) {
+    throw new RangeError(`a vocabulary of ${options.vocabularySize} is too small: this tokenizer needs at least ${minimum} tokens`);
+  }
+  vocab.padTo(options.vocabularySize === undefined ? undefined : options.vocabularySize - BPE_SPECIAL_TOKENS.length, (n) => `Ġw${n.toString(36)}`, 0);
   const firstSpecial = vocab.size;
   for (const special of BPE_SPECIAL_TOKENS) vocab.add(special.text, special.type, 0);
   const idOf = (text: string): number => firstSpecial + BPE_SPECIAL_TOKENS.findIndex((special) => special.text === text);

@@ -2,6 +2,7 @@ import { createInterface } from "node:readline/promises";
 import { type ChatMessage, type GenerateResult, LoadedModel, SAMPLING_LIMITS, type SamplingOptions } from "../../engine/index.js";
 import { readGgufHeader } from "../../gguf/index.js";
 import { type Command, type OptionSpec, type ParsedArgs, UsageError } from "../args.js";
+import { withInterruptHandler } from "../interrupt.js";
 
 /** Sampling flags, shared by every command that generates. */
 export const SAMPLING_OPTIONS: readonly OptionSpec[] = [
@@ -75,9 +76,8 @@ export const runCommand: Command = {
 async function complete(model: LoadedModel, prompt: string, args: ParsedArgs): Promise<void> {
   if (args.values["no-echo"] !== true) process.stdout.write(prompt);
   const abort = new AbortController();
-  const onInterrupt = (): void => abort.abort();
-  process.once("SIGINT", onInterrupt);
-  try {
+  // Ctrl-C ends the generation (and prints what there is), not the process.
+  await withInterruptHandler(() => abort.abort(), async () => {
     const result = await model.generate({
       prompt: model.promptFromText(prompt),
       maxTokens: args.values["max-tokens"] as number | undefined,
@@ -88,9 +88,7 @@ async function complete(model: LoadedModel, prompt: string, args: ParsedArgs): P
     });
     process.stdout.write("\n");
     if (args.values.verbose) printStats(result);
-  } finally {
-    process.off("SIGINT", onInterrupt);
-  }
+  });
 }
 
 async function chat(model: LoadedModel, args: ParsedArgs): Promise<void> {

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { DEFAULT_MAX_BODY_BYTES, type RunningServer, type ServedModel, describeModelFile, startServer } from "../../server/index.js";
 import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
+import { withInterruptHandler } from "../interrupt.js";
 import { ENGINE_OPTIONS } from "./run.js";
 
 /** Ollama's port, so that tools pointed at a local Ollama find slmkit. */
@@ -48,8 +49,8 @@ export const serveCommand: Command = {
     printBanner(server, models, host);
     warmUp(server, models, quiet);
     await untilSignal();
-    process.stderr.write("slmkit serve: shutting down\n");
-    await server.close();
+    process.stderr.write("slmkit serve: shutting down (again to force)\n");
+    await withInterruptHandler(() => process.exit(130), () => server.close());
   },
 };
 
@@ -88,14 +89,9 @@ function warmUp(server: RunningServer, models: readonly ServedModel[], quiet: bo
   }
 }
 
+/** Resolves on the first SIGINT or SIGTERM. */
 function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  return withInterruptHandler(() => stop(), () => stopped);
 }

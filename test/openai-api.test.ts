@@ -1,0 +1,235 @@
+/**
+ * `slmkit serve` driven by the official `openai` npm client, and by raw HTTP for the requests a
+ * well-behaved client would never send. Real server, real engine, synthesized models.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { getLlama } from "node-llama-cpp";
+import OpenAI from "openai";
+import { type RunningServer, describeModelFile, startServer } from "../src/server/index.js";
+import { makeModel, temporaryDirectory } from "./helpers.js";
+
+const directory = temporaryDirectory("openai");
+let server: RunningServer;
+const serverLog: string[] = [];
+let client: OpenAI;
+let llamaPath: string;
+let qwenPath: string;
+const CONTEXT = 512;
+
+before(async () => {
+  llamaPath = await makeModel(directory.path, "tiny-llama", { architecture: "llama", seed: 1 });
+  qwenPath = await makeModel(directory.path, "tiny-qwen3", { architecture: "qwen3", type: "F16", seed: 2 });
+  server = await startServer({
+    port: 0,
+    models: [describeModelFile(llamaPath), describeModelFile(qwenPath)],
+    load: { contextSize: CONTEXT, parallel: 2 },
+    log: (line) => serverLog.push(line),
+  });
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "not-checked-yet", maxRetries: 0 });
+});
+
+after(async () => {
+  await server?.close();
+  directory.remove();
+});
+
+/** Token counts computed with node-llama-cpp directly, independently of slmkit's engine code. */
+async function countTokens(path: string, text: string, options: { special: boolean; bos: boolean }): Promise<number> {
+  const llama = await getLlama({ build: "never", gpu: false });
+  const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
+  try {
+    return model.tokenize(text, options.special).length + (options.bos ? 1 : 0);
+  } finally {
+    await model.dispose();
+  }
+}
+
+describe("OpenAI API through the official client", () => {
+  it("lists and retrieves the served models, named after their files", async () => {
+    const page = await client.models.list();
+    const ids = page.data.map((model) => model.id).sort();
+    assert.deepEqual(ids, ["tiny-llama", "tiny-qwen3"]);
+    const model = await client.models.retrieve("tiny-qwen3");
+    assert.equal(model.id, "tiny-qwen3");
+    assert.equal(model.object, "model");
+    assert.equal((model as unknown as { slmkit: { random_weights: boolean } }).slmkit.random_weights, true, "says the weights are random");
+  });
+
+  it("completes text with exact usage counts", async () => {
+    const prompt = "Once upon a time";
+    const completion = await client.completions.create({ model: "tiny-llama", prompt, max_tokens: 12, temperature: 0, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.equal(completion.object, "text_completion");
+    assert.equal(completion.choices[0]!.finish_reason, "length");
+    assert.equal(completion.usage!.completion_tokens, 12);
+    assert.equal(completion.usage!.prompt_tokens, await countTokens(llamaPath, prompt, { special: false, bos: true }));
+    assert.equal(completion.usage!.total_tokens, completion.usage!.prompt_tokens + 12);
+    assert.ok(completion.choices[0]!.text.length > 0);
+  });
+
+  it("streams text completions that add up to the non-streamed text", async () => {
+    const request = { model: "tiny-llama", prompt: "The cat", max_tokens: 10, temperature: 0, ignore_eos: true };
+    const whole = await client.completions.create(request as OpenAI.CompletionCreateParamsNonStreaming);
+    const stream = await client.completions.create({ ...request, stream: true, stream_options: { include_usage: true } } as OpenAI.CompletionCreateParamsStreaming);
+    let text = "";
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      for (const choice of chunk.choices) {
+        text += choice.text;
+        finish = choice.finish_reason ?? finish;
+      }
+      usage = chunk.usage ?? usage;
+    }
+    assert.equal(text, whole.choices[0]!.text);
+    assert.equal(finish, "length");
+    assert.deepEqual(usage, whole.usage);
+  });
+
+  it("chats through the model's template, with exact usage counts", async () => {
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "Hello! How are you today?" },
+    ];
+    const reply = await client.chat.completions.create({ model: "tiny-qwen3", messages, max_tokens: 8, seed: 5, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal(reply.object, "chat.completion");
+    assert.equal(reply.choices[0]!.message.role, "assistant");
+    assert.equal(typeof reply.choices[0]!.message.content, "string");
+    assert.equal(reply.usage!.completion_tokens, 8);
+    const rendered = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHello! How are you today?<|im_end|>\n<|im_start|>assistant\n";
+    assert.equal(reply.usage!.prompt_tokens, await countTokens(qwenPath, rendered, { special: true, bos: false }));
+  });
+
+  it("streams chat completions: a role delta first, content deltas, a finish reason, usage, [DONE]", async () => {
+    const request = { model: "tiny-qwen3", messages: [{ role: "user" as const, content: "Hi" }], max_completion_tokens: 6, seed: 9, ignore_eos: true };
+    const whole = await client.chat.completions.create(request as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } } as OpenAI.ChatCompletionCreateParamsStreaming);
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.equal(chunks[0]!.choices[0]!.delta.role, "assistant");
+    const content = chunks.flatMap((chunk) => chunk.choices.map((choice) => choice.delta.content ?? "")).join("");
+    assert.equal(content, whole.choices[0]!.message.content);
+    assert.equal(chunks.at(-2)!.choices[0]!.finish_reason, "length");
+    assert.deepEqual(chunks.at(-1)!.usage, whole.usage);
+    assert.equal(chunks.at(-1)!.choices.length, 0);
+  });
+
+  it("gives the same reply for the same seed and respects stop strings", async () => {
+    const base = { model: "tiny-llama", prompt: "Good morning", max_tokens: 20, temperature: 1.2, seed: 77, ignore_eos: true };
+    const a = await client.completions.create(base as OpenAI.CompletionCreateParamsNonStreaming);
+    const b = await client.completions.create(base as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.equal(a.choices[0]!.text, b.choices[0]!.text);
+    const text = a.choices[0]!.text;
+    const stop = text.slice(4, 7);
+    const stopped = await client.completions.create({ ...base, stop } as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.equal(stopped.choices[0]!.text, text.slice(0, text.indexOf(stop)));
+    assert.equal(stopped.choices[0]!.finish_reason, "stop");
+  });
+
+  it("reports errors in OpenAI's shape, which the client turns into typed errors", async () => {
+    await assert.rejects(client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.NotFoundError);
+      assert.equal(error.code, "model_not_found");
+      return true;
+    });
+    await assert.rejects(client.chat.completions.create({ model: "tiny-qwen3", messages: [], max_tokens: 1 }), OpenAI.BadRequestError);
+  });
+});
+
+interface Hostile {
+  name: string;
+  method?: string;
+  path?: string;
+  body?: string | Buffer;
+  status: number;
+  code?: string;
+}
+
+const chat = (fields: object): string => JSON.stringify({ model: "tiny-llama", messages: [{ role: "user", content: "hi" }], max_tokens: 2, ...fields });
+
+const HOSTILE: Hostile[] = [
+  { name: "bad JSON", body: '{"model": "tiny-llama", "messages": [', status: 400, code: "invalid_json" },
+  { name: "empty body", body: "", status: 400 },
+  { name: "a JSON array", body: "[1,2,3]", status: 400 },
+  { name: "a JSON string", body: '"hello"', status: 400 },
+  { name: "messages of the wrong type", body: chat({ messages: "hi" }), status: 400 },
+  { name: "a message without a role", body: chat({ messages: [{ content: "hi" }] }), status: 400 },
+  { name: "an unknown role", body: chat({ messages: [{ role: "wizard", content: "hi" }] }), status: 400 },
+  { name: "content of the wrong type", body: chat({ messages: [{ role: "user", content: 42 }] }), status: 400 },
+  { name: "no model", body: JSON.stringify({ messages: [{ role: "user", content: "hi" }] }), status: 400 },
+  { name: "an unknown model", body: chat({ model: "gpt-4o" }), status: 404, code: "model_not_found" },
+  { name: "a path-like model name", body: chat({ model: "../../../etc/passwd" }), status: 404, code: "model_not_found" },
+  { name: "an absolute-path model name", body: chat({ model: "/etc/passwd" }), status: 404 },
+  { name: "negative max_tokens", body: chat({ max_tokens: -5 }), status: 400 },
+  { name: "zero max_tokens", body: chat({ max_tokens: 0 }), status: 400 },
+  { name: "absurd max_tokens", body: chat({ max_tokens: 1e15 }), status: 400 },
+  { name: "fractional max_tokens", body: chat({ max_tokens: 2.5 }), status: 400 },
+  { name: "temperature out of range", body: chat({ temperature: 7 }), status: 400 },
+  { name: "top_p as a string", body: chat({ top_p: "high" }), status: 400 },
+  { name: "negative top_k", body: chat({ top_k: -1 }), status: 400 },
+  { name: "too many stop strings", body: chat({ stop: Array.from({ length: 100 }, (_, i) => `s${i}`) }), status: 400 },
+  { name: "an empty stop string", body: chat({ stop: "" }), status: 400 },
+  { name: "n = 2", body: chat({ n: 2 }), status: 400, code: "unsupported_parameter" },
+  { name: "tools (not yet supported)", body: chat({ tools: [{ type: "function", function: { name: "f" } }] }), status: 400, code: "unsupported_parameter" },
+  { name: "a prompt longer than the context", body: chat({ messages: [{ role: "user", content: "the cat ".repeat(600) }] }), status: 400, code: "context_length_exceeded" },
+  { name: "a 10 MB body", body: Buffer.alloc(10 * 1024 * 1024, 0x20), status: 413, code: "request_too_large" },
+  { name: "completions without a prompt", path: "/v1/completions", body: JSON.stringify({ model: "tiny-llama" }), status: 400 },
+  { name: "a completion prompt of the wrong type", path: "/v1/completions", body: JSON.stringify({ model: "tiny-llama", prompt: { text: "x" } }), status: 400 },
+  { name: "GET on a POST route", method: "GET", path: "/v1/chat/completions", status: 405, code: "method_not_allowed" },
+  { name: "DELETE on the models list", method: "DELETE", path: "/v1/models", status: 405 },
+  { name: "PUT on a POST route", method: "PUT", path: "/v1/completions", body: "{}", status: 405 },
+  { name: "an unknown route", method: "GET", path: "/v1/nothing-here", status: 404 },
+  { name: "an unknown model by id", method: "GET", path: "/v1/models/%2e%2e%2fsecret", status: 404 },
+  { name: "broken percent-encoding", method: "GET", path: "/v1/models/%E0%A4%A", status: 400 },
+];
+
+describe("hostile and malformed requests", () => {
+  for (const hostile of HOSTILE) {
+    it(`answers ${hostile.name} with ${hostile.status} and an OpenAI error body`, async () => {
+      const response = await fetch(`${server.url}${hostile.path ?? "/v1/chat/completions"}`, {
+        method: hostile.method ?? "POST",
+        headers: { "Content-Type": "application/json" },
+        body: hostile.body,
+      });
+      assert.equal(response.status, hostile.status, await response.clone().text());
+      const body = (await response.json()) as { error: { message: string; type: string; code: string | null } };
+      assert.equal(typeof body.error.message, "string");
+      assert.ok(body.error.message.length > 0);
+      assert.equal(body.error.type, "invalid_request_error");
+      if (hostile.code) assert.equal(body.error.code, hostile.code);
+      const health = await fetch(`${server.url}/health`);
+      assert.equal(health.status, 200, "the server keeps serving");
+    });
+  }
+
+  it("frees a sequence at once when a streaming client disconnects", async () => {
+    const before = serverLog.length;
+    await Promise.all(
+      [1, 2].map(async () => {
+        const abort = new AbortController();
+        const response = await fetch(`${server.url}/v1/completions`, {
+          method: "POST",
+          body: JSON.stringify({ model: "tiny-llama", prompt: "Go", max_tokens: 400, stream: true, ignore_eos: true, temperature: 0 }),
+          signal: abort.signal,
+        });
+        const reader = response.body!.getReader();
+        await reader.read();
+        abort.abort();
+      }),
+    );
+    // Both sequences come free long before 400 tokens could have been generated.
+    let busy = -1;
+    for (let attempt = 0; attempt < 50 && busy !== 0; attempt++) {
+      const health = (await (await fetch(`${server.url}/health`)).json()) as { models: Array<{ name: string; busy_sequences?: number }> };
+      busy = health.models.find((model) => model.name === "tiny-llama")!.busy_sequences!;
+      if (busy !== 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(busy, 0);
+    const closed = serverLog.slice(before).filter((line) => line.includes("client-closed"));
+    assert.equal(closed.length, 2, serverLog.slice(before).join("\n"));
+    for (const line of closed) {
+      const generated = Number(/tokens=\d+\+(\d+)/.exec(line)![1]);
+      assert.ok(generated < 400, `generation stopped early: ${line}`);
+    }
+  });
+});
