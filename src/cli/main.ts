@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { EngineError } from "../engine/index.js";
 import { GgufError } from "../gguf/index.js";
+import { ListenError } from "../server/index.js";
 import { SynthError } from "../synth/index.js";
 import { type Command, UsageError, commandHelp, parseCommandArgs } from "./args.js";
 import { inspectCommand } from "./commands/inspect.js";
@@ -34,7 +35,7 @@ function overview(): string {
 
 /** Errors that describe a problem with the user's input: one line, exit code 1, no stack trace. */
 function isExpected(error: unknown): error is Error {
-  return error instanceof GgufError || error instanceof EngineError || error instanceof SynthError;
+  return error instanceof GgufError || error instanceof EngineError || error instanceof SynthError || error instanceof ListenError;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -1,4 +1,4 @@
 // The serving stage: an HTTP server speaking OpenAI's API over the engine's loaded models.
 export { ApiError } from "./api-error.js";
 export { describeModelFile, ModelPool, type ServedModel } from "./model-pool.js";
-export { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, type RunningServer, type ServerOptions, startServer } from "./server.js";
+export { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, ListenError, type RunningServer, type ServerOptions, startServer } from "./server.js";

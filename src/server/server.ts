@@ -7,7 +7,8 @@ import { ModelPool, type ServedModel } from "./model-pool.js";
 import { openAiRoutes } from "./openai-routes.js";
 
 export const DEFAULT_HOST = "127.0.0.1";
-export const DEFAULT_PORT = 8080;
+/** Ollama's port, so that tools pointed at a local Ollama find slmkit. */
+export const DEFAULT_PORT = 11434;
 /** Requests larger than this are answered 413: prompts are bounded by the context anyway. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -75,13 +76,20 @@ async function health(pool: ModelPool): Promise<object> {
   };
 }
 
+/** The server could not start listening; the message says what to do. */
+export class ListenError extends Error {
+  override readonly name = "ListenError";
+}
+
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE") reject(new ListenError(`port ${port} on ${host} is in use (another slmkit, Ollama or llama-server?); choose another with --port`));
+      else if (error.code === "EACCES") reject(new ListenError(`no permission to listen on ${host}:${port}; use a port above 1023`));
+      else if (error.code === "EADDRNOTAVAIL") reject(new ListenError(`${host} is not an address of this machine; use --host 127.0.0.1 or one of its addresses`));
+      else reject(error);
     });
+    server.listen(port, host, () => resolve());
   });
 }
 

@@ -34,9 +34,15 @@ export const inspectCommand: Command = {
   },
 };
 
+/** The summary with `class` beside the parameter count and null (not a missing key) for what the file does not say. */
 function summaryJson(summary: ModelSummary): Record<string, unknown> {
   const { modelClass, ...rest } = summary;
-  return { ...rest, class: modelClass };
+  const ordered: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(rest)) {
+    ordered[key] = value ?? null;
+    if (key === "parameters") ordered.class = modelClass;
+  }
+  return ordered;
 }
 
 function describe(path: string, s: ModelSummary, synthetic: boolean): string {

@@ -1,12 +1,9 @@
 import { isIP } from "node:net";
-import { DEFAULT_MAX_BODY_BYTES, type RunningServer, type ServedModel, describeModelFile, startServer } from "../../server/index.js";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, type RunningServer, type ServedModel, describeModelFile, startServer } from "../../server/index.js";
 import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { withInterruptHandler } from "../interrupt.js";
 import { ENGINE_OPTIONS } from "./run.js";
-
-/** Ollama's port, so that tools pointed at a local Ollama find slmkit. */
-export const DEFAULT_SERVE_PORT = 11434;
 
 export const serveCommand: Command = {
   name: "serve",
@@ -18,7 +15,7 @@ export const serveCommand: Command = {
     "Binds 127.0.0.1 unless told otherwise. Environment: SLMKIT_HOST, SLMKIT_PORT, SLMKIT_HOME.",
   options: [
     { name: "host", kind: "string", description: "address to listen on (default 127.0.0.1)" },
-    { name: "port", short: "p", kind: "integer", description: `port to listen on (default ${DEFAULT_SERVE_PORT}; 0 picks a free one)`, min: 0, max: 65535 },
+    { name: "port", short: "p", kind: "integer", description: `port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)`, min: 0, max: 65535 },
     { name: "parallel", kind: "integer", description: "requests served at once per model (default 1; more wait their turn)", min: 1, max: 256 },
     { name: "max-body", kind: "integer", description: `largest request body in bytes (default ${DEFAULT_MAX_BODY_BYTES})`, min: 1024 },
     { name: "quiet", short: "q", kind: "boolean", description: "do not log requests" },
@@ -56,7 +53,7 @@ export const serveCommand: Command = {
 
 function portFromEnvironment(): number {
   const raw = process.env.SLMKIT_PORT;
-  if (raw === undefined) return DEFAULT_SERVE_PORT;
+  if (raw === undefined) return DEFAULT_PORT;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`SLMKIT_PORT must be a port number (got '${raw}')`);
   return port;
