@@ -2,17 +2,19 @@
 import { readFileSync } from "node:fs";
 import { EngineError } from "../engine/index.js";
 import { GgufError } from "../gguf/index.js";
+import { QuantizeError, UnknownPresetError } from "../quant/index.js";
 import { ListenError } from "../server/index.js";
 import { SynthError } from "../synth/index.js";
 import { type Command, UsageError, commandHelp, parseCommandArgs } from "./args.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { quantizeCommand } from "./commands/quantize.js";
 import { installSignalHandlers } from "./interrupt.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { synthCommand } from "./commands/synth.js";
 
 /** Every command, in pipeline order; `slmkit --help` lists them from here. */
-const COMMANDS: readonly Command[] = [inspectCommand, runCommand, serveCommand, synthCommand];
+const COMMANDS: readonly Command[] = [inspectCommand, quantizeCommand, runCommand, serveCommand, synthCommand];
 
 function version(): string {
   const packageJson = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -35,7 +37,7 @@ function overview(): string {
 
 /** Errors that describe a problem with the user's input: one line, exit code 1, no stack trace. */
 function isExpected(error: unknown): error is Error {
-  return error instanceof GgufError || error instanceof EngineError || error instanceof SynthError || error instanceof ListenError;
+  return error instanceof GgufError || error instanceof EngineError || error instanceof SynthError || error instanceof ListenError || error instanceof QuantizeError || error instanceof UnknownPresetError;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

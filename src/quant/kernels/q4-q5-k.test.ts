@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ggmlReference } from "../reference.testkit.js";
+import { quantTypeByName } from "../types.js";
+import { assertMatchesGgml, relativeRoundTripError } from "./kernel-check.testkit.js";
+
+/** Upper bounds on relative RMS round-trip error, about 1.5× the measured 0.0512 and 0.0255. */
+const ERROR_BOUNDS: Record<string, number> = { Q4_K: 0.077, Q5_K: 0.038 };
+
+/**
+ * Super-blocks whose final rounding pass feeds ggml's nearest_int values beyond ±2²² (a −60000
+ * sub-block makes the minimum's unit coarse, so a −600 sub-block's residual dwarfs its tiny scale),
+ * plus magnitudes whose d and dmin overflow F16. ggml's bit trick wraps there; so must we.
+ */
+function extremeRangeBlocks(): Float32Array {
+  const data = new Float32Array(3 * 256);
+  for (let i = 0; i < 256; i++) {
+    const ramp = ((i * 37) % 101) / 101;
+    data[i] = i < 32 ? -60000 : i < 64 ? ramp * 1e-3 : i < 96 ? -600 + ramp * 1e-3 : 0;
+    data[256 + i] = (ramp * 2 - 1) * 1e6;
+    data[512 + i] = (ramp * 2 - 1) * 1e8;
+  }
+  return data;
+}
+
+describe("Q4_K and Q5_K kernels", () => {
+  for (const name of Object.keys(ERROR_BOUNDS)) {
+    const type = quantTypeByName(name)!;
+    it(`${name} writes and reads exactly what ggml does`, () => {
+      assert.ok(assertMatchesGgml(type) > 0);
+    });
+    it(`${name} matches ggml where its rounding leaves the exact range, and decodes the result alike`, () => {
+      const data = extremeRangeBlocks();
+      const expected = ggmlReference()!.quantize(type.id, data, 1, data.length);
+      const actual = new Uint8Array(expected.length);
+      type.quantize(data, actual, data.length);
+      assert.deepEqual(actual, expected);
+      const decoded = new Float32Array(data.length);
+      type.dequantize(expected, decoded, data.length);
+      const decodedExpected = ggmlReference()!.dequantize(type.id, expected, data.length);
+      assert.deepEqual(new Uint8Array(decoded.buffer), new Uint8Array(decodedExpected.buffer));
+    });
+    it(`${name} round-trips within ${ERROR_BOUNDS[name]} relative error`, () => {
+      const error = relativeRoundTripError(type);
+      assert.ok(error <= ERROR_BOUNDS[name]!, `${name}: ${error}`);
+      assert.ok(error > 0, "a lossy type loses something: the test data is not trivial");
+    });
+  }
+});
