@@ -4,7 +4,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "bench/out/", "scratch/"] },
+  { ignores: ["dist/", "node_modules/", "bench/out/", "scratch/", "src/quant/assembly/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

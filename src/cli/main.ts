@@ -1,60 +1,67 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { EngineError } from "../engine/index.js";
-import { GgufError } from "../gguf/index.js";
-import { QuantizeError, UnknownPresetError } from "../quant/index.js";
-import { ListenError } from "../server/index.js";
-import { SynthError } from "../synth/index.js";
 import { type Command, UsageError, commandHelp, parseCommandArgs } from "./args.js";
-import { inspectCommand } from "./commands/inspect.js";
-import { quantizeCommand } from "./commands/quantize.js";
 import { installSignalHandlers } from "./interrupt.js";
-import { runCommand } from "./commands/run.js";
-import { serveCommand } from "./commands/serve.js";
-import { synthCommand } from "./commands/synth.js";
 
-/** Every command, in pipeline order; `slmkit --help` lists them from here. */
-const COMMANDS: readonly Command[] = [inspectCommand, quantizeCommand, runCommand, serveCommand, synthCommand];
+/**
+ * Every command, in pipeline order; `slmkit --help` lists them from here. Each is imported only when
+ * used, so that a quick command does not pay for loading the server or the engine.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  inspect: async () => (await import("./commands/inspect.js")).inspectCommand,
+  quantize: async () => (await import("./commands/quantize.js")).quantizeCommand,
+  run: async () => (await import("./commands/run.js")).runCommand,
+  serve: async () => (await import("./commands/serve.js")).serveCommand,
+  synth: async () => (await import("./commands/synth.js")).synthCommand,
+};
 
 function version(): string {
   const packageJson = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
   return packageJson.version;
 }
 
-function overview(): string {
-  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+async function overview(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  const width = Math.max(...commands.map((command) => command.name.length));
   return [
     "slmkit: small language models on edge devices. Inspect, run and serve GGUF models.",
     "",
     "Usage: slmkit <command> [options]",
     "",
     "Commands:",
-    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    ...commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     "",
     "Run 'slmkit <command> --help' for a command's options.",
   ].join("\n");
 }
 
-/** Errors that describe a problem with the user's input: one line, exit code 1, no stack trace. */
+/**
+ * Errors that describe a problem with the user's input (a broken file, a bad option, a busy port):
+ * one line, exit code 1, no stack trace. Matched by class name so that this file need not load
+ * every stage to recognise their errors.
+ */
+const EXPECTED_ERRORS = new Set(["GgufError", "EngineError", "SynthError", "ListenError", "QuantizeError", "UnknownPresetError"]);
+
 function isExpected(error: unknown): error is Error {
-  return error instanceof GgufError || error instanceof EngineError || error instanceof SynthError || error instanceof ListenError || error instanceof QuantizeError || error instanceof UnknownPresetError;
+  return error instanceof Error && EXPECTED_ERRORS.has(error.name);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    console.log(overview());
+    console.log(await overview());
     return name === undefined ? 2 : 0;
   }
   if (name === "--version" || name === "-v") {
     console.log(version());
     return 0;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (command === undefined) {
-    process.stderr.write(`slmkit: unknown command '${name}'. Commands: ${COMMANDS.map((c) => c.name).join(", ")}\n`);
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (load === undefined) {
+    process.stderr.write(`slmkit: unknown command '${name}'. Commands: ${Object.keys(COMMANDS).join(", ")}\n`);
     return 2;
   }
+  const command = await load();
   try {
     const args = parseCommandArgs(command, rest);
     if (args === "help") {

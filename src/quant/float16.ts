@@ -3,12 +3,18 @@
  * CPU code does, so converted tensors are bit-identical to llama.cpp's.
  */
 
-const scratch = new DataView(new ArrayBuffer(4));
+// One float and its bits, for reading a float's bit pattern without a DataView call.
+const floatScratch = new Float32Array(1);
+const bitsScratch = new Uint32Array(floatScratch.buffer);
 
 /** The F16 bits of a float, rounded to nearest even; NaN becomes a quiet NaN. */
 export function fp32ToFp16(value: number): number {
-  scratch.setFloat32(0, value, true);
-  const bits = scratch.getUint32(0, true);
+  floatScratch[0] = value;
+  return fp32BitsToFp16(bitsScratch[0]!);
+}
+
+/** The F16 bits of a float given by its IEEE bits (see fp32ToFp16). */
+export function fp32BitsToFp16(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exponent = (bits >>> 23) & 0xff;
   const mantissa = bits & 0x7fffff;
@@ -34,7 +40,9 @@ export function fp32ToFp16(value: number): number {
   return sign | ((halfExponent << 10) + halfMantissa + (roundUp ? 1 : 0));
 }
 
-const halfTable = buildHalfTable();
+/** The float value of every F16 bit pattern, indexed by the bits. */
+export const halfToFloatTable = buildHalfTable();
+const halfTable = halfToFloatTable;
 
 function buildHalfTable(): Float32Array {
   const table = new Float32Array(65536);
@@ -58,13 +66,16 @@ export function fp16ToFp32(bits: number): number {
 
 /** The BF16 bits of a float: the top 16 bits, rounded to nearest even; NaN stays a quiet NaN. */
 export function fp32ToBf16(value: number): number {
-  scratch.setFloat32(0, value, true);
-  const bits = scratch.getUint32(0, true);
+  floatScratch[0] = value;
+  return fp32BitsToBf16(bitsScratch[0]!);
+}
+
+export function fp32BitsToBf16(bits: number): number {
   if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 64) & 0xffff;
   return ((bits + (0x7fff + ((bits >>> 16) & 1))) >>> 16) & 0xffff;
 }
 
 export function bf16ToFp32(bits: number): number {
-  scratch.setUint32(0, (bits & 0xffff) << 16, true);
-  return scratch.getFloat32(0, true);
+  bitsScratch[0] = (bits & 0xffff) << 16;
+  return floatScratch[0]!;
 }

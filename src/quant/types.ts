@@ -6,6 +6,7 @@
 import { type TensorTypeLayout, tensorTypeByName } from "../gguf/index.js";
 import { bf16Kernel, f16Kernel, f32Kernel } from "./kernels/float.js";
 import type { QuantKernel } from "./kernels/kernel.js";
+import { wasmKernel } from "./wasm-kernels.js";
 import { q4_0, q4_1, q5_0, q5_1, q8_0 } from "./kernels/legacy.js";
 import { q2_K } from "./kernels/q2-k.js";
 import { q3_K } from "./kernels/q3-k.js";
@@ -13,12 +14,18 @@ import { q4_K, q5_K } from "./kernels/q4-q5-k.js";
 import { q6_K } from "./kernels/q6-k.js";
 import { tq1_0, tq2_0 } from "./kernels/ternary.js";
 
-export interface QuantType extends TensorTypeLayout, QuantKernel {}
+export interface QuantType extends TensorTypeLayout, QuantKernel {
+  /** The TypeScript kernel: the readable reference. `quantize`/`dequantize` are the WebAssembly ones when built. */
+  readonly reference: QuantKernel;
+  /** True when quantize/dequantize run in WebAssembly. */
+  readonly fast: boolean;
+}
 
-function row(name: string, kernel: QuantKernel): QuantType {
+function row(name: string, reference: QuantKernel): QuantType {
   const layout = tensorTypeByName(name);
   if (layout === undefined) throw new Error(`no layout for ${name}`);
-  return { ...layout, quantize: kernel.quantize, dequantize: kernel.dequantize };
+  const fast = wasmKernel(name.replace("_", "_"), layout.blockSize, layout.bytesPerBlock);
+  return { ...layout, quantize: (fast ?? reference).quantize, dequantize: (fast ?? reference).dequantize, reference, fast: fast !== undefined };
 }
 
 export const QUANT_TYPES: readonly QuantType[] = [

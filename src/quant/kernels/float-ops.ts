@@ -13,9 +13,13 @@ export function nearestInt(value: number): number {
   return f32(value + 12582912) - 12582912;
 }
 
-/** C's roundf: to the nearest integer, ties away from zero. */
+/**
+ * C's roundf: to the nearest integer, ties away from zero. Written without a branch on the sign
+ * (`+(value < 0)` compiles to a flag, not a jump): on weights, whose signs are random, a branch
+ * mispredicts half the time and made this 4× slower. Exact for floats below 2^24 in magnitude.
+ */
 export function roundAwayFromZero(value: number): number {
-  return value < 0 ? -Math.floor(-value + 0.5) : Math.floor(value + 0.5);
+  return Math.trunc(value + 0.5 - +(value < 0));
 }
 
 /** Largest finite float32 (C's FLT_MAX). */

@@ -72,3 +72,8 @@ export function relativeRoundTripError(type: QuantType, seed = 5): number {
   }
   return Math.sqrt(error / energy);
 }
+
+/** The same type with its TypeScript reference kernel in place of the WebAssembly one. */
+export function referenceOnly(type: QuantType): QuantType {
+  return { ...type, quantize: type.reference.quantize, dequantize: type.reference.dequantize, fast: false };
+}

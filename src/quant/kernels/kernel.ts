@@ -5,7 +5,7 @@
  */
 export interface QuantKernel {
   /** Encodes `count` floats from `src` into `dst` (exactly count / blockSize × bytesPerBlock bytes). */
-  quantize(src: Float32Array, dst: Uint8Array, count: number): void;
+  readonly quantize: (src: Float32Array, dst: Uint8Array, count: number) => void;
   /** Decodes `count` elements from `src` into `dst`. */
-  dequantize(src: Uint8Array, dst: Float32Array, count: number): void;
+  readonly dequantize: (src: Uint8Array, dst: Float32Array, count: number) => void;
 }

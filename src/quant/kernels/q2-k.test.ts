@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ggmlReference } from "../reference.testkit.js";
+import { seededRandom } from "../test-data.testkit.js";
 import { quantTypeByName } from "../types.js";
 import { assertMatchesGgml, relativeRoundTripError } from "./kernel-check.testkit.js";
 
@@ -8,18 +9,24 @@ import { assertMatchesGgml, relativeRoundTripError } from "./kernel-check.testki
 const ERROR_BOUND = 0.31;
 
 /**
- * Super-blocks whose final rounding pass feeds ggml's nearest_int values beyond ±2²² (a −60000
- * sub-block makes the minimum's unit coarse, so a −1500 sub-block's residual dwarfs its tiny scale),
- * plus magnitudes whose d and dmin overflow F16. ggml's bit trick wraps there; so must we.
+ * Super-blocks that reach the corners of ggml's arithmetic the shared test patterns do not:
+ *  0. A final rounding pass beyond nearest_int's exact range (±2²²): a −60000 sub-block makes the
+ *     minimum's unit coarse, so a −1500 sub-block's residual dwarfs its tiny scale; the bit trick wraps.
+ *  1–2. Magnitudes whose d and dmin overflow F16: d·0 is then NaN, which C's `!d` does not skip.
+ *  3–10. Signed powers of two from 2⁻³⁰ to 2²⁹ (both of the above, at random).
+ *  11–14. Values on exact grids, so that many products land on rounding ties.
  */
-function extremeRangeBlocks(): Float32Array {
-  const data = new Float32Array(3 * 256);
+function hardBlocks(): Float32Array {
+  const data = new Float32Array(15 * 256);
+  const next = seededRandom(5);
   for (let i = 0; i < 256; i++) {
     const ramp = ((i * 37) % 101) / 101;
     data[i] = i < 32 ? -60000 : i < 64 ? ramp * 1e-3 : i < 96 ? -1500 + ramp * 1e-3 : 0;
     data[256 + i] = (ramp * 2 - 1) * 1e6;
     data[512 + i] = (ramp * 2 - 1) * 1e8;
   }
+  for (let i = 3 * 256; i < 11 * 256; i++) data[i] = (next() < 0.5 ? 1 : -1) * 2 ** (Math.floor(next() * 60) - 30);
+  for (let i = 11 * 256; i < 15 * 256; i++) data[i] = (Math.floor(next() * 31) - 15) / (i < 13 * 256 ? 15 : 6);
   return data;
 }
 
@@ -28,8 +35,8 @@ describe("Q2_K kernel", () => {
   it("writes and reads exactly what ggml does", () => {
     assert.ok(assertMatchesGgml(type) > 0);
   });
-  it("matches ggml where its rounding leaves the exact range, and decodes the result alike", () => {
-    const data = extremeRangeBlocks();
+  it("matches ggml on overflowing, wide-ranging and tied values", () => {
+    const data = hardBlocks();
     const expected = ggmlReference()!.quantize(type.id, data, 1, data.length);
     const actual = new Uint8Array(expected.length);
     type.quantize(data, actual, data.length);

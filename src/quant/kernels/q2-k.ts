@@ -34,7 +34,7 @@ const SEARCH: AffineSearchSettings = { maxLevel: MAX_LEVEL, firstOffset: -0.5, o
 
 // Scratch for one super-block, reused across blocks and calls.
 const levels = new Uint8Array(SUPER_BLOCK);
-const weights = new Float32Array(SUB_BLOCK);
+const weights = new Float64Array(SUB_BLOCK); // float32 values
 const scales = new Float32Array(SUB_BLOCKS);
 const mins = new Float32Array(SUB_BLOCKS);
 const fit: AffineFit = { scale: 0, negatedMin: 0 };
@@ -76,8 +76,9 @@ function quantizeSuperBlock(x: Float32Array, start: number, y: Uint8Array, out: 
   for (let j = 0; j < SUB_BLOCKS; j++) {
     const factors = y[out + j]!;
     const subScale = f32(d * (factors & 0x0f));
-    // A zero scale keeps the search's levels (ggml skips the sub-block).
-    if (!subScale) continue;
+    // A zero scale keeps the search's levels (ggml skips the sub-block). Not `!subScale`: in C,
+    // `!d` is `d == 0`, false for NaN (an F16-overflowed d times a zero factor), which gets re-rounded.
+    if (subScale === 0) continue;
     const subMin = f32(dMin * (factors >> 4));
     const subStart = start + j * SUB_BLOCK;
     for (let l = 0; l < SUB_BLOCK; l++) {

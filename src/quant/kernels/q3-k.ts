@@ -18,7 +18,7 @@
  */
 import type { QuantKernel } from "./kernel.js";
 import { f32, readHalf, writeHalf } from "./float-ops.js";
-import { fitScaleByLevelRefinement, nearestIntLikeGgml } from "./scale-search-symmetric.js";
+import { clampLevel, fitScaleByLevelRefinement, nearestIntLikeGgml, quantizeAgainstScale } from "./scale-search-symmetric.js";
 
 const QK = 256;
 const GROUP = 16;
@@ -42,13 +42,19 @@ function scaleCode(q: Uint8Array, scales: number, g: number): number {
   return low | (high << 4);
 }
 
+// (A plain loop: TypedArray.prototype.fill on a 12-byte range costs more than the bytes.)
+function clearScaleBytes(y: Uint8Array, scales: number): void {
+  for (let at = scales; at < scales + 12; at++) y[at] = 0;
+}
+
+/** Quantizes the group scales to 6-bit codes against the largest and packs them at `scales`. */
 function writeScaleCodes(y: Uint8Array, scales: number, maxScale: number): void {
-  y.fill(0, scales, scales + 12);
+  clearScaleBytes(y, scales);
   const iscale = f32(-32 / maxScale);
   for (let g = 0; g < GROUPS; g++) {
     // ggml keeps this in an int8_t before clamping; the product is within ±32, so no wrap occurs.
     const rounded = (nearestIntLikeGgml(f32(iscale * groupScales[g]!)) << 24) >> 24;
-    const code = (rounded < -32 ? -32 : rounded > 31 ? 31 : rounded) + 32;
+    const code = clampLevel(rounded, 32) + 32;
     if (g < 8) y[scales + g] = code & 0x0f;
     else y[scales + g - 8]! |= (code & 0x0f) << 4;
     y[scales + 8 + (g & 3)]! |= (code >> 4) << (2 * (g >> 2));
@@ -74,7 +80,7 @@ function quantizeBlock(x: Float32Array, start: number, y: Uint8Array, out: numbe
     writeHalf(y, out + D, f32(1 / f32(-32 / maxScale)));
   } else {
     // Every group scale is 0: the scale bytes stay 0 (so each decodes as −32) under d = 0.
-    y.fill(0, out + SCALES, out + SCALES + 12);
+    clearScaleBytes(y, out + SCALES);
     writeHalf(y, out + D, 0);
   }
 
@@ -84,10 +90,7 @@ function quantizeBlock(x: Float32Array, start: number, y: Uint8Array, out: numbe
   for (let g = 0; g < GROUPS; g++) {
     const groupScale = f32(d * (scaleCode(y, out + SCALES, g) - 32));
     if (groupScale === 0) continue;
-    for (let i = g * GROUP; i < (g + 1) * GROUP; i++) {
-      const l = nearestIntLikeGgml(f32(x[start + i]! / groupScale));
-      codes[i] = (l < -NMAX ? -NMAX : l > NMAX - 1 ? NMAX - 1 : l) + NMAX;
-    }
+    quantizeAgainstScale(x, start + g * GROUP, GROUP, groupScale, NMAX, codes, g * GROUP);
   }
 
   // Split each 3-bit code into its high bit (hmask) and low two bits (qs).
@@ -98,8 +101,7 @@ function quantizeBlock(x: Float32Array, start: number, y: Uint8Array, out: numbe
     for (let k = 0; k < 4; k++) {
       const a = codes[32 * k + i]!;
       const b = codes[128 + 32 * k + i]!;
-      if (a > 3) highBits |= 1 << k;
-      if (b > 3) highBits |= 1 << (k + 4);
+      highBits |= ((a >> 2) << k) | ((b >> 2) << (k + 4));
       lowFirstHalf |= (a & 3) << (2 * k);
       lowSecondHalf |= (b & 3) << (2 * k);
     }
@@ -117,11 +119,12 @@ function dequantizeBlock(q: Uint8Array, at: number, y: Float32Array, start: numb
     const half = g >> 3;
     const pair = (g >> 1) & 3;
     const shift = 2 * pair;
-    const highBit = 1 << (half * 4 + pair);
+    const highBit = half * 4 + pair;
     for (let j = 0; j < GROUP; j++) {
       const i = 16 * (g & 1) + j;
       const low = (q[at + QS + half * 32 + i]! >> shift) & 3;
-      const code = low - ((q[at + HMASK + i]! & highBit) !== 0 ? 0 : 4);
+      // The 3-bit code minus 4, without a branch on the (random) high bit.
+      const code = (low | (((q[at + HMASK + i]! >> highBit) & 1) << 2)) - 4;
       y[start + g * GROUP + j] = groupScale * code;
     }
   }

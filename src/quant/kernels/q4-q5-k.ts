@@ -68,7 +68,7 @@ function unpackMin(q: Uint8Array, at: number, j: number): number {
 
 // Scratch for one super-block, reused across blocks and calls.
 const levels = new Uint8Array(SUPER_BLOCK);
-const weights = new Float32Array(SUB_BLOCK);
+const weights = new Float64Array(SUB_BLOCK); // float32 values
 const scales = new Float32Array(SUB_BLOCKS);
 const mins = new Float32Array(SUB_BLOCKS);
 const scaleLevels = new Uint8Array(SUB_BLOCKS);
@@ -92,7 +92,7 @@ function quantizeSuperBlock(settings: AffineSearchSettings, x: Float32Array, sta
       sumSquares = f32(sumSquares + f32(v * v));
     }
     const rms = f32(Math.sqrt(f32(sumSquares / SUB_BLOCK)));
-    for (let l = 0; l < SUB_BLOCK; l++) weights[l] = rms + Math.abs(x[subStart + l]!);
+    for (let l = 0; l < SUB_BLOCK; l++) weights[l] = f32(rms + Math.abs(x[subStart + l]!));
     searchAffineScale(settings, x, subStart, SUB_BLOCK, weights, levels, j * SUB_BLOCK, fit);
     scales[j] = fit.scale;
     mins[j] = fit.negatedMin;
@@ -119,8 +119,9 @@ function quantizeSuperBlock(settings: AffineSearchSettings, x: Float32Array, sta
   const dMin = readHalf(y, out + 2);
   for (let j = 0; j < SUB_BLOCKS; j++) {
     const subScale = f32(d * scaleLevels[j]!);
-    // A zero scale keeps the search's levels (ggml skips the sub-block).
-    if (!subScale) continue;
+    // A zero scale keeps the search's levels (ggml skips the sub-block). Not `!subScale`: in C,
+    // `!d` is `d == 0`, false for NaN (an F16-overflowed d times a zero factor), which gets re-rounded.
+    if (subScale === 0) continue;
     const subMin = f32(dMin * minLevels[j]!);
     const subStart = start + j * SUB_BLOCK;
     for (let l = 0; l < SUB_BLOCK; l++) {

@@ -16,7 +16,7 @@
  */
 import type { QuantKernel } from "./kernel.js";
 import { f32, readHalf, writeHalf } from "./float-ops.js";
-import { GROUP_MAX_EPS, fitScaleByGridSearch, nearestIntLikeGgml } from "./scale-search-symmetric.js";
+import { GROUP_MAX_EPS, fitScaleByGridSearch, nearestIntLikeGgml, quantizeAgainstScale } from "./scale-search-symmetric.js";
 
 const QK = 256;
 const GROUP = 16;
@@ -48,7 +48,7 @@ function quantizeBlock(x: Float32Array, start: number, y: Uint8Array, out: numbe
 
   if (maxAbsScale < GROUP_MAX_EPS) {
     // Nothing to encode: ggml writes an all-zero block (d = +0 is all-zero bits too).
-    y.fill(0, out, out + BYTES_PER_BLOCK);
+    for (let at = out; at < out + BYTES_PER_BLOCK; at++) y[at] = 0;
     return;
   }
 
@@ -66,10 +66,7 @@ function quantizeBlock(x: Float32Array, start: number, y: Uint8Array, out: numbe
   for (let g = 0; g < GROUPS; g++) {
     const groupScale = f32(d * ((y[out + SCALES + g]! << 24) >> 24));
     if (groupScale === 0) continue;
-    for (let i = g * GROUP; i < (g + 1) * GROUP; i++) {
-      const l = nearestIntLikeGgml(f32(x[start + i]! / groupScale));
-      codes[i] = (l < -NMAX ? -NMAX : l > NMAX - 1 ? NMAX - 1 : l) + NMAX;
-    }
+    quantizeAgainstScale(x, start + g * GROUP, GROUP, groupScale, NMAX, codes, g * GROUP);
   }
 
   for (let half = 0; half < 2; half++) {
