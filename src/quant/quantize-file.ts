@@ -88,7 +88,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
     await source.close();
     await pool.close();
   }
-  return summarize(input, output, plan, threads, reports, performance.now() - started);
+  return summarize(input, output, plan, threads, reports, roundTenth(performance.now() - started));
 }
 
 /** Wraps a tensor's chunk stream to time it and report progress in input bytes. */
@@ -111,7 +111,7 @@ async function* timed(
     typeOut: tensor.target.name,
     bytesIn: tensor.source.byteSize,
     bytesOut,
-    milliseconds: performance.now() - started,
+    milliseconds: roundTenth(performance.now() - started),
     ...(tensor.fallbackFrom === undefined ? {} : { fallbackFrom: tensor.fallbackFrom }),
   });
 }
@@ -144,10 +144,11 @@ async function* tensorChunks(
     if (bytesRead !== bytes.length) {
       throw new GgufError("TRUNCATED", `tensor '${source.name}' data ends early`, start + row * rowBytes + bytesRead, path);
     }
+    const inputBytes = bytes.length; // read before the pool transfers the buffer to a worker
     const result = pool.convert({ sourceTypeId: source.type.id, targetTypeId: target.id, bytes, count: chunkRows * rowLength });
     // Awaited below, in order; until then a failure must not count as an unhandled rejection.
     result.catch(() => undefined);
-    inFlight.push({ result, inputBytes: bytes.length });
+    inFlight.push({ result, inputBytes });
     if (inFlight.length >= limit) {
       const next = inFlight.shift()!;
       yield { bytes: await next.result, inputBytes: next.inputBytes };
@@ -172,3 +173,5 @@ function summarize(input: string, output: string, plan: QuantizationPlan, thread
     fallbacks: reports.filter((report) => report.fallbackFrom !== undefined).length,
   };
 }
+
+const roundTenth = (milliseconds: number): number => Math.round(milliseconds * 10) / 10;
