@@ -55,6 +55,18 @@ describe("real models from ../shared", { skip }, () => {
     assert.match(truncated.stderr, /^slmkit run: GGUF error at byte \d+: .*truncated.*\n$/);
   });
 
+  it("stories260K quantized by slmkit to Q8_0 and Q4_0 equals llama-quantize's files and still tells a story", async () => {
+    for (const type of ["Q8_0", "Q4_0"]) {
+      const output = join(directory.path, `stories260K-${type}.gguf`);
+      const quantized = await runCli(["quantize", STORIES, output, type]);
+      assert.equal(quantized.code, 0, quantized.stderr);
+      assert.ok(readFileSync(output).equals(readFileSync(join(MODELS, "derived", `stories260K-${type}.gguf`))), `${type}: same bytes as llama-quantize`);
+      const story = await runCli(["run", output, "Once upon a time", "--temperature", "0", "--max-tokens", "30"]);
+      assert.equal(story.code, 0, story.stderr);
+      assert.match(story.stdout, /^Once upon a time, there was a little girl named Lily\. She loved to play outside/, `${type}: ${story.stdout}`);
+    }
+  });
+
   it("read → write is byte-identical for every GGUF in ../shared", async () => {
     const files = [
       ...readdirSync(MODELS).map((name) => join(MODELS, name)),

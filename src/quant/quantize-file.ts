@@ -5,8 +5,8 @@
  * temporary file at the end).
  */
 import { availableParallelism } from "node:os";
-import { open } from "node:fs/promises";
-import { type GgufHeader, GgufError, type TensorToWrite, readGgufHeader, streamTensorData, tensorDataStart, writeGgufFile } from "../gguf/index.js";
+import { type FileHandle, open } from "node:fs/promises";
+import { type GgufHeader, GgufError, type TensorToWrite, readGgufHeader, tensorDataStart, writeGgufFile } from "../gguf/index.js";
 import { ConversionPool } from "./conversion-pool.js";
 import { type PlannedTensor, type QuantizationPlan, type QuantizeOptions, planQuantization } from "./plan.js";
 
@@ -63,12 +63,13 @@ export async function quantizeFile(input: string, output: string, options: Quant
   const bytesTotal = plan.tensors.reduce((sum, tensor) => sum + tensor.source.byteSize, 0);
   let bytesDone = 0;
   try {
+    const pipeline = new ChunkPipeline(plan, header, input, source, pool);
     const tensors: TensorToWrite[] = plan.tensors.map((tensor, index) => ({
       name: tensor.source.name,
       type: tensor.target,
       shape: tensor.source.shape,
       data: () =>
-        timed(tensor, reports, tensorChunks(tensor, header, input, source, pool), (bytes) => {
+        timed(tensor, reports, pipeline.chunks(index), (bytes) => {
           bytesDone += bytes;
           options.onProgress?.({
             tensorIndex: index,
@@ -116,47 +117,80 @@ async function* timed(
   });
 }
 
-/** The output bytes of one tensor, chunk by chunk: copied as they are, or converted on the pool. */
-async function* tensorChunks(
-  tensor: PlannedTensor,
-  header: GgufHeader,
-  path: string,
-  file: Awaited<ReturnType<typeof open>>,
-  pool: ConversionPool,
-): AsyncGenerator<{ bytes: Uint8Array; inputBytes: number }> {
-  const { source, target } = tensor;
-  if (source.type.id === target.id) {
-    for await (const bytes of streamTensorData(path, header, source)) yield { bytes, inputBytes: bytes.length };
-    return;
-  }
-  const rowLength = source.shape[0]!;
-  const rows = source.elements / rowLength;
-  const rowBytes = (rowLength / source.type.blockSize) * source.type.bytesPerBlock;
-  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / rowLength));
-  const start = tensorDataStart(header, source);
-  // Keep every thread busy, with one chunk more each in reserve while results are written.
-  const inFlight: Array<{ result: Promise<Uint8Array>; inputBytes: number }> = [];
-  const limit = pool.threads * 2;
-  for (let row = 0; row < rows; row += rowsPerChunk) {
-    const chunkRows = Math.min(rowsPerChunk, rows - row);
-    const bytes = new Uint8Array(chunkRows * rowBytes);
-    const { bytesRead } = await file.read(bytes, 0, bytes.length, start + row * rowBytes);
-    if (bytesRead !== bytes.length) {
-      throw new GgufError("TRUNCATED", `tensor '${source.name}' data ends early`, start + row * rowBytes + bytesRead, path);
-    }
-    const inputBytes = bytes.length; // read before the pool transfers the buffer to a worker
-    const result = pool.convert({ sourceTypeId: source.type.id, targetTypeId: target.id, bytes, count: chunkRows * rowLength });
-    // Awaited below, in order; until then a failure must not count as an unhandled rejection.
-    result.catch(() => undefined);
-    inFlight.push({ result, inputBytes });
-    if (inFlight.length >= limit) {
-      const next = inFlight.shift()!;
-      yield { bytes: await next.result, inputBytes: next.inputBytes };
+/** One piece of one tensor: where its input bytes are, and how to turn them into output bytes. */
+interface ChunkSpec {
+  readonly tensorIndex: number;
+  readonly offset: number;
+  readonly length: number;
+  readonly elements: number;
+  /** Undefined for a tensor copied as it is. */
+  readonly convert?: { readonly sourceTypeId: number; readonly targetTypeId: number };
+}
+
+function* chunkSpecs(plan: QuantizationPlan, header: GgufHeader): Generator<ChunkSpec> {
+  for (const [tensorIndex, { source, target }] of plan.tensors.entries()) {
+    const start = tensorDataStart(header, source);
+    const rowLength = source.shape[0]!;
+    const rowBytes = (rowLength / source.type.blockSize) * source.type.bytesPerBlock;
+    const rows = rowLength === 0 ? 0 : source.elements / rowLength;
+    const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / Math.max(rowLength, 1)));
+    const convert = source.type.id === target.id ? undefined : { sourceTypeId: source.type.id, targetTypeId: target.id };
+    for (let row = 0; row < rows; row += rowsPerChunk) {
+      const chunkRows = Math.min(rowsPerChunk, rows - row);
+      yield { tensorIndex, offset: start + row * rowBytes, length: chunkRows * rowBytes, elements: chunkRows * rowLength, convert };
     }
   }
-  while (inFlight.length > 0) {
-    const next = inFlight.shift()!;
-    yield { bytes: await next.result, inputBytes: next.inputBytes };
+}
+
+/**
+ * Reads and converts chunks ahead of the writer, across tensor boundaries, so the threads never
+ * wait while a tensor's last results are written and the next tensor's first chunk is read.
+ */
+class ChunkPipeline {
+  private readonly specs: Iterator<ChunkSpec>;
+  private readonly window: Array<{ tensorIndex: number; inputBytes: number; output: Promise<Uint8Array> }> = [];
+  private readonly depth: number;
+  private exhausted = false;
+
+  constructor(
+    plan: QuantizationPlan,
+    header: GgufHeader,
+    private readonly path: string,
+    private readonly file: FileHandle,
+    private readonly pool: ConversionPool,
+  ) {
+    this.specs = chunkSpecs(plan, header);
+    // Every thread busy, plus one chunk each in reserve while results are written.
+    this.depth = pool.threads * 3;
+  }
+
+  /** The output of tensor `tensorIndex`, chunk by chunk, in order. */
+  async *chunks(tensorIndex: number): AsyncGenerator<{ bytes: Uint8Array; inputBytes: number }> {
+    for (;;) {
+      await this.fill();
+      const head = this.window[0];
+      if (head === undefined || head.tensorIndex !== tensorIndex) return;
+      this.window.shift();
+      yield { bytes: await head.output, inputBytes: head.inputBytes };
+    }
+  }
+
+  private async fill(): Promise<void> {
+    while (!this.exhausted && this.window.length < this.depth) {
+      const next = this.specs.next();
+      if (next.done) {
+        this.exhausted = true;
+        return;
+      }
+      const spec = next.value;
+      const bytes = new Uint8Array(spec.length);
+      const { bytesRead } = await this.file.read(bytes, 0, spec.length, spec.offset);
+      if (bytesRead !== spec.length) throw new GgufError("TRUNCATED", "tensor data ends early", spec.offset + bytesRead, this.path);
+      const output = spec.convert ? this.pool.convert({ ...spec.convert, bytes, count: spec.elements }) : Promise.resolve(bytes);
+      // Awaited later, in order; until then a failure must not count as an unhandled rejection.
+      output.catch(() => undefined);
+      this.window.push({ tensorIndex: spec.tensorIndex, inputBytes: spec.length, output });
+    }
   }
 }
 

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ggmlReference } from "../reference.testkit.js";
 import { seededRandom } from "../test-data.testkit.js";
-import { quantTypeByName } from "../types.js";
-import { assertMatchesGgml, relativeRoundTripError } from "./kernel-check.testkit.js";
+import { quantTypeByName, type QuantType } from "../types.js";
+import { assertMatchesGgml, referenceOnly, relativeRoundTripError } from "./kernel-check.testkit.js";
 
 /** About 1.5× the measured relative RMS round-trip error (0.122): a broken kernel lands far above. */
 const ERROR_BOUND = 0.18;
@@ -42,8 +42,7 @@ function gridValuedBlocks(blocks: number): Float32Array {
   return data;
 }
 
-function assertSameBytesAsGgml(typeName: string, source: Float32Array): void {
-  const type = quantTypeByName(typeName)!;
+function assertSameBytesAsGgml(type: QuantType, source: Float32Array): void {
   const expected = ggmlReference()!.quantize(type.id, source, 1, source.length);
   const actual = new Uint8Array(expected.length);
   type.quantize(source, actual, source.length);
@@ -51,20 +50,31 @@ function assertSameBytesAsGgml(typeName: string, source: Float32Array): void {
   assert.equal(at, -1, `block ${Math.floor(at / type.bytesPerBlock)} differs from ggml's`);
 }
 
-describe("Q3_K kernel", () => {
+describe("Q3_K kernels", () => {
   const type = quantTypeByName("Q3_K")!;
-  it("writes and reads exactly what ggml does", () => {
-    assert.ok(assertMatchesGgml(type) > 0);
+  it("has a WebAssembly kernel", () => {
+    assert.ok(type.fast, "kernels.wasm exports quantizeQ3_K and dequantizeQ3_K");
   });
-  it("matches ggml on non-finite, huge, tiny and tied values", () => {
-    assertSameBytesAsGgml("Q3_K", unusualBlocks());
-  });
-  it("matches ggml where values fall exactly on level boundaries", () => {
-    assertSameBytesAsGgml("Q3_K", gridValuedBlocks(8192));
-  });
-  it(`round-trips within ${ERROR_BOUND} relative error`, () => {
-    const error = relativeRoundTripError(type);
-    assert.ok(error <= ERROR_BOUND, `Q3_K: ${error}`);
-    assert.ok(error > 0, "a lossy type loses something: the test data is not trivial");
-  });
+  // The WebAssembly kernel (what the quantizer runs) and the TypeScript reference, held to the same tests.
+  for (const [kernel, checked] of [
+    ["WebAssembly", type],
+    ["TypeScript", referenceOnly(type)],
+  ] as const) {
+    describe(`${kernel} kernel`, () => {
+      it("writes and reads exactly what ggml does", () => {
+        assert.ok(assertMatchesGgml(checked) > 0);
+      });
+      it("matches ggml on non-finite, huge, tiny and tied values", () => {
+        assertSameBytesAsGgml(checked, unusualBlocks());
+      });
+      it("matches ggml where values fall exactly on level boundaries", () => {
+        assertSameBytesAsGgml(checked, gridValuedBlocks(8192));
+      });
+      it(`round-trips within ${ERROR_BOUND} relative error`, () => {
+        const error = relativeRoundTripError(checked);
+        assert.ok(error <= ERROR_BOUND, `Q3_K: ${error}`);
+        assert.ok(error > 0, "a lossy type loses something: the test data is not trivial");
+      });
+    });
+  }
 });
