@@ -3,7 +3,7 @@
  * come back as promises, so the caller keeps output order by awaiting them in order.
  */
 import { Worker } from "node:worker_threads";
-import { type ConversionJob, convertChunk } from "./convert.js";
+import { type ConversionJob, closeFiles, convertChunk } from "./convert.js";
 
 interface Pending {
   resolve(output: Uint8Array): void;
@@ -37,24 +37,18 @@ export class ConversionPool {
   }
 
   convert(job: ConversionJob): Promise<Uint8Array> {
-    if (this.workers.length === 0) {
-      try {
-        return Promise.resolve(convertChunk(job));
-      } catch (error) {
-        return Promise.reject(error as Error);
-      }
-    }
+    if (this.workers.length === 0) return convertChunk(job);
     const slot = this.workers.reduce((least, candidate) => (candidate.busy < least.busy ? candidate : least));
     slot.busy++;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      // The source bytes are ours alone (read for this job): transfer rather than copy them.
-      slot.worker.postMessage({ id, job }, [job.bytes.buffer as ArrayBuffer]);
+      slot.worker.postMessage({ id, job });
     });
   }
 
   async close(): Promise<void> {
+    if (this.workers.length === 0) closeFiles();
     await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
     this.workers.length = 0;
   }

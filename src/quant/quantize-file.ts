@@ -11,7 +11,7 @@ import { ConversionPool } from "./conversion-pool.js";
 import { type PlannedTensor, type QuantizationPlan, type QuantizeOptions, planQuantization } from "./plan.js";
 
 /** Elements converted per job: big enough to amortize messaging, small enough to spread over threads. */
-const CHUNK_ELEMENTS = 1 << 20;
+const CHUNK_ELEMENTS = 1 << 21;
 
 export interface QuantizeProgress {
   readonly tensorIndex: number;
@@ -161,7 +161,7 @@ class ChunkPipeline {
   ) {
     this.specs = chunkSpecs(plan, header);
     // Every thread busy, plus one chunk each in reserve while results are written.
-    this.depth = pool.threads * 3;
+    this.depth = pool.threads * 10;
   }
 
   /** The output of tensor `tensorIndex`, chunk by chunk, in order. */
@@ -183,10 +183,16 @@ class ChunkPipeline {
         return;
       }
       const spec = next.value;
-      const bytes = new Uint8Array(spec.length);
-      const { bytesRead } = await this.file.read(bytes, 0, spec.length, spec.offset);
-      if (bytesRead !== spec.length) throw new GgufError("TRUNCATED", "tensor data ends early", spec.offset + bytesRead, this.path);
-      const output = spec.convert ? this.pool.convert({ ...spec.convert, bytes, count: spec.elements }) : Promise.resolve(bytes);
+      let output: Promise<Uint8Array>;
+      if (spec.convert) {
+        // Workers read their own rows; the main thread only writes.
+        output = this.pool.convert({ ...spec.convert, path: this.path, offset: spec.offset, length: spec.length, count: spec.elements });
+      } else {
+        const bytes = new Uint8Array(spec.length);
+        const { bytesRead } = await this.file.read(bytes, 0, spec.length, spec.offset);
+        if (bytesRead !== spec.length) throw new GgufError("TRUNCATED", "tensor data ends early", spec.offset + bytesRead, this.path);
+        output = Promise.resolve(bytes);
+      }
       // Awaited later, in order; until then a failure must not count as an unhandled rejection.
       output.catch(() => undefined);
       this.window.push({ tensorIndex: spec.tensorIndex, inputBytes: spec.length, output });

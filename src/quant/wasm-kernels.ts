@@ -83,25 +83,29 @@ export function wasmKernel(name: string, blockSize: number, bytesPerBlock: numbe
 /** Decoders from a stored type to float32 inside the module, by type name. */
 const DECODERS: Record<string, string> = { F16: "decodeF16", BF16: "decodeBF16" };
 
+/** Fills `into` with a chunk's source bytes (e.g. a positional read from the model file). */
+export type SourceReader = (into: Uint8Array) => void;
+
 /**
- * A whole conversion (decode the source rows, encode the target blocks) inside the module, so floats
- * never cross into JavaScript; undefined when either side has no WebAssembly kernel.
+ * A whole conversion (decode the source rows, encode the target blocks) inside the module: the source
+ * bytes are read straight into module memory and floats never cross into JavaScript. Undefined when
+ * either side has no WebAssembly kernel.
  */
 export function wasmConverter(
   source: { name: string; blockSize: number; bytesPerBlock: number },
   target: { name: string; blockSize: number; bytesPerBlock: number },
-): ((bytes: Uint8Array, count: number) => Uint8Array) | undefined {
+): ((read: SourceReader, count: number) => Uint8Array) | undefined {
   const decode = source.name === "F32" ? undefined : kernel(DECODERS[source.name] ?? `dequantize${source.name}`);
   const encode = kernel(target.name === "F16" ? "encodeF16" : `quantize${target.name}`);
   if (encode === undefined || (source.name !== "F32" && decode === undefined)) return undefined;
-  return (bytes, count) => {
+  return (read, count) => {
     const wasm = module()!;
     const inputBytes = (count / source.blockSize) * source.bytesPerBlock;
     const outputBytes = (count / target.blockSize) * target.bytesPerBlock;
     const base = reserve(wasm, align(inputBytes) + align(count * 4) + outputBytes);
     const floats = decode === undefined ? base : base + align(inputBytes);
     const output = floats + align(count * 4);
-    new Uint8Array(wasm.memory.buffer, base, inputBytes).set(bytes.subarray(0, inputBytes));
+    read(new Uint8Array(wasm.memory.buffer, base, inputBytes));
     decode?.(base, floats, count);
     encode(floats, output, count);
     return new Uint8Array(wasm.memory.buffer, output, outputBytes).slice();

@@ -87,11 +87,10 @@ export let affineNegatedMin: f32 = 0;
 }
 
 /**
- * make_qkx2_quants for the n (16 or 32, a multiple of 4) floats at `x` with importances at `weights`
- * (16-byte aligned, ≥ 0): writes the n levels as bytes to `levels`, returns the scale and leaves the
- * negated minimum in `affineNegatedMin`. `x` must be 16-byte aligned too. maxLevel is nmax, firstOffset
- * rmin, offsetStep rdelta, steps nstep (≥ 1), absoluteError use_mad. Inlined so that each quantizer
- * gets a copy specialized to its constants.
+ * make_qkx2_quants for the n (16 or 32) floats at `x` with importances (≥ 0) at `weights`: writes the
+ * n levels as bytes to `levels`, returns the scale and leaves the negated minimum in
+ * `affineNegatedMin`. maxLevel is nmax, firstOffset rmin, offsetStep rdelta, steps nstep (≥ 1),
+ * absoluteError use_mad. Inlined so that each quantizer gets a copy specialized to its constants.
  */
 @inline export function searchAffineScale(
   x: usize,

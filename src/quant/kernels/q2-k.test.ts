@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ggmlReference } from "../reference.testkit.js";
 import { seededRandom } from "../test-data.testkit.js";
-import { quantTypeByName } from "../types.js";
-import { assertMatchesGgml, relativeRoundTripError } from "./kernel-check.testkit.js";
+import { type QuantType, quantTypeByName } from "../types.js";
+import { assertMatchesGgml, referenceOnly, relativeRoundTripError } from "./kernel-check.testkit.js";
 
 /** Upper bound on relative RMS round-trip error, about 1.5× the measured 0.210. */
 const ERROR_BOUND = 0.31;
@@ -30,25 +30,35 @@ function hardBlocks(): Float32Array {
   return data;
 }
 
+/** Quantizes `data` with `type` and with ggml, and dequantizes ggml's blocks with both: all bit-identical. */
+function assertHardBlocksMatch(type: QuantType, data: Float32Array): void {
+  const expected = ggmlReference()!.quantize(type.id, data, 1, data.length);
+  const actual = new Uint8Array(expected.length);
+  type.quantize(data, actual, data.length);
+  assert.deepEqual(actual, expected);
+  const decoded = new Float32Array(data.length);
+  type.dequantize(expected, decoded, data.length);
+  const decodedExpected = ggmlReference()!.dequantize(type.id, expected, data.length);
+  assert.deepEqual(new Uint8Array(decoded.buffer), new Uint8Array(decodedExpected.buffer));
+}
+
 describe("Q2_K kernel", () => {
   const type = quantTypeByName("Q2_K")!;
-  it("writes and reads exactly what ggml does", () => {
-    assert.ok(assertMatchesGgml(type) > 0);
+  it("runs in WebAssembly", () => {
+    assert.ok(type.fast, "kernels.wasm is built and exports quantizeQ2_K and dequantizeQ2_K");
   });
-  it("matches ggml on overflowing, wide-ranging and tied values", () => {
-    const data = hardBlocks();
-    const expected = ggmlReference()!.quantize(type.id, data, 1, data.length);
-    const actual = new Uint8Array(expected.length);
-    type.quantize(data, actual, data.length);
-    assert.deepEqual(actual, expected);
-    const decoded = new Float32Array(data.length);
-    type.dequantize(expected, decoded, data.length);
-    const decodedExpected = ggmlReference()!.dequantize(type.id, expected, data.length);
-    assert.deepEqual(new Uint8Array(decoded.buffer), new Uint8Array(decodedExpected.buffer));
-  });
-  it(`round-trips within ${ERROR_BOUND} relative error`, () => {
-    const error = relativeRoundTripError(type);
-    assert.ok(error <= ERROR_BOUND, `Q2_K: ${error}`);
-    assert.ok(error > 0, "a lossy type loses something: the test data is not trivial");
-  });
+  // The WebAssembly kernel (what slmkit uses) and the TypeScript one (the readable reference).
+  for (const [kernel, checked] of [["WebAssembly", type], ["TypeScript", referenceOnly(type)]] as const) {
+    it(`(${kernel}) writes and reads exactly what ggml does`, () => {
+      assert.ok(assertMatchesGgml(checked) > 0);
+    });
+    it(`(${kernel}) matches ggml on overflowing, wide-ranging and tied values`, () => {
+      assertHardBlocksMatch(checked, hardBlocks());
+    });
+    it(`(${kernel}) round-trips within ${ERROR_BOUND} relative error`, () => {
+      const error = relativeRoundTripError(checked);
+      assert.ok(error <= ERROR_BOUND, `Q2_K: ${error}`);
+      assert.ok(error > 0, "a lossy type loses something: the test data is not trivial");
+    });
+  }
 });
