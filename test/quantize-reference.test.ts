@@ -57,7 +57,6 @@ async function assertSameAsLlama(model: string, preset: string, options: { pure?
 describe("quantization matches llama_model_quantize on synthesized models", { skip: reference ? false : "no prebuilt libllama for this platform" }, () => {
   for (const model of Object.keys(MODELS)) {
     for (const preset of QUANT_PRESETS) {
-      if (preset.name === "F32") continue;
       it(`${model} → ${preset.name}`, () => assertSameAsLlama(model, preset.name));
     }
   }

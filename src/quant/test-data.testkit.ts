@@ -14,7 +14,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-function normal(next: () => number): number {
+/** A standard normal deviate (Box–Muller) from `next`'s uniform draws. */
+export function normal(next: () => number): number {
   return Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
 }
 

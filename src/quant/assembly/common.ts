@@ -65,3 +65,21 @@ export function fp32ToFp16(value: f32): u32 {
 @inline export function loadHalf(at: usize): f32 {
   return fp16ToFp32(<u32>load<u16>(at));
 }
+
+/** Largest of the four f32 lanes of `m`, reduced pairwise with `a > b ? a : b`. */
+@inline export function maxLaneF32(m: v128): f32 {
+  const a = f32x4.extract_lane(m, 0);
+  const b = f32x4.extract_lane(m, 1);
+  const c = f32x4.extract_lane(m, 2);
+  const d = f32x4.extract_lane(m, 3);
+  const ab = a > b ? a : b;
+  const cd = c > d ? c : d;
+  return ab > cd ? ab : cd;
+}
+
+/** Largest |x| of the `bytes / 4` floats at `x` (`bytes` a multiple of 16): C's MAX(amax, fabsf(v)) over them. */
+@inline export function absMaxF32(x: usize, bytes: usize): f32 {
+  let m = f32x4.splat(0);
+  for (let k: usize = 0; k < bytes; k += 16) m = f32x4.pmax(m, f32x4.abs(v128.load(x + k)));
+  return maxLaneF32(m);
+}

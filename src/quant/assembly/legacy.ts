@@ -3,7 +3,7 @@
 // the same float32 operations as the scalar code, and the block reductions used here (largest
 // magnitude, minimum, maximum) do not depend on order, so the bytes are the same. (Inputs holding
 // NaN are the exception: the scalar search's answer then depends on where the NaN sits.)
-import { loadHalf, storeHalf } from "./common";
+import { absMaxF32, loadHalf, storeHalf } from "./common";
 
 const HALF_F32: v128 = f32x4.splat(0.5);
 const ONE_F32: v128 = f32x4.splat(1.0);
@@ -17,22 +17,9 @@ const SIGN_BITS: v128 = i32x4.splat(0x80000000);
   return f32x4.add(whole, v128.and(f32x4.ge(fraction, HALF_F32), step));
 }
 
-/** Largest |x| of a 32-float block (C: MAX(amax, fabsf(v)) over the block). */
-@inline function absMax32(x: usize): f32 {
-  let m = f32x4.splat(0);
-  for (let k: usize = 0; k < 128; k += 16) m = f32x4.pmax(m, f32x4.abs(v128.load(x + k)));
-  const a = f32x4.extract_lane(m, 0);
-  const b = f32x4.extract_lane(m, 1);
-  const c = f32x4.extract_lane(m, 2);
-  const d = f32x4.extract_lane(m, 3);
-  const ab = a > b ? a : b;
-  const cd = c > d ? c : d;
-  return ab > cd ? ab : cd;
-}
-
 /** The first element of a block whose magnitude is the block's largest (C keeps the first on ties). */
 @inline function signedAbsMax32(x: usize): f32 {
-  const amax = absMax32(x);
+  const amax = absMaxF32(x, 128);
   // C starts from +0 and only replaces it on a strictly larger magnitude: an all-zero block gives +0.
   if (amax == 0) return 0;
   for (let j: usize = 0; j < 128; j += 4) {
@@ -96,7 +83,7 @@ export function quantizeQ8_0(src: usize, dst: usize, count: i32): void {
   for (let block = 0; block < count; block += 32) {
     const x = src + (<usize>block << 2);
     const y = dst + <usize>(block >> 5) * 34;
-    const d: f32 = absMax32(x) / <f32>127;
+    const d: f32 = absMaxF32(x, 128) / <f32>127;
     const id: f32 = d != 0 ? <f32>1 / d : 0;
     storeHalf(y, d);
     const scale = f32x4.splat(id);

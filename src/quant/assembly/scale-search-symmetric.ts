@@ -13,7 +13,7 @@
 //
 // Levels are written as bytes offset by +nmax (0 … 2·nmax − 1), ready to pack; a group whose largest
 // magnitude is below GROUP_MAX_EPS gets scale 0 and raw zero bytes (not offset), as in ggml.
-import { nearestInt } from "./common";
+import { maxLaneF32, nearestInt } from "./common";
 
 /** ggml's GROUP_MAX_EPS: a group whose largest magnitude is below this is encoded as all zeros. */
 export const GROUP_MAX_EPS: f32 = 1e-15;
@@ -53,13 +53,7 @@ export const GROUP_MAX_EPS: f32 = 1e-15;
   m = f32x4.pmax(m, a1);
   m = f32x4.pmax(m, a2);
   m = f32x4.pmax(m, a3);
-  const p = f32x4.extract_lane(m, 0);
-  const q = f32x4.extract_lane(m, 1);
-  const r = f32x4.extract_lane(m, 2);
-  const s = f32x4.extract_lane(m, 3);
-  const pq = p > q ? p : q;
-  const rs = r > s ? r : s;
-  const amax = pq > rs ? pq : rs;
+  const amax = maxLaneF32(m);
   if (amax == 0) return 0;
   // The first lane (in element order) whose magnitude equals the largest.
   const target = f32x4.splat(amax);

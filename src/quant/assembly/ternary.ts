@@ -1,18 +1,6 @@
 // TQ1_0 and TQ2_0 (ternary, for BitNet b1.58 models) in WebAssembly: the arithmetic of
 // ../kernels/ternary.ts and ggml's reference quantizers. The F16 scale sits after the codes.
-import { loadHalf, roundAway, storeHalf, truncToInt } from "./common";
-
-@inline function absMax256(x: usize): f32 {
-  let m = f32x4.splat(0);
-  for (let k: usize = 0; k < 1024; k += 16) m = f32x4.pmax(m, f32x4.abs(v128.load(x + k)));
-  const a = f32x4.extract_lane(m, 0);
-  const b = f32x4.extract_lane(m, 1);
-  const c = f32x4.extract_lane(m, 2);
-  const d = f32x4.extract_lane(m, 3);
-  const ab = a > b ? a : b;
-  const cd = c > d ? c : d;
-  return ab > cd ? ab : cd;
-}
+import { absMaxF32, loadHalf, roundAway, storeHalf, truncToInt } from "./common";
 
 /** round(x / amax) + 1 for four lanes: 0, 1 or 2, as i32 lanes. */
 @inline function tritsX4(x: usize, scale: v128): v128 {
@@ -29,7 +17,7 @@ export function quantizeTQ2_0(src: usize, dst: usize, count: i32): void {
   for (let block = 0; block < count; block += 256) {
     const x = src + (<usize>block << 2);
     const y = dst + <usize>(block >> 8) * 66;
-    const d = absMax256(x);
+    const d = absMaxF32(x, 1024);
     const id: f32 = d != 0 ? <f32>1 / d : 0;
     const scale = f32x4.splat(id);
     const three = i32x4.splat(3);
@@ -80,7 +68,7 @@ export function quantizeTQ1_0(src: usize, dst: usize, count: i32): void {
   for (let block = 0; block < count; block += 256) {
     const x = src + (<usize>block << 2);
     const y = dst + <usize>(block >> 8) * 54;
-    const d = absMax256(x);
+    const d = absMaxF32(x, 1024);
     const id: f32 = d != 0 ? <f32>1 / d : 0;
     let at = x;
     for (let m: usize = 0; m < 32; m++) {
