@@ -45,7 +45,7 @@ describe("slmkit quantize", () => {
 
   it("lists the valid types for an unknown one", async () => {
     const result = await runCli(["quantize", model, join(directory.path, "x.gguf"), "Q7_K"]);
-    assert.equal(result.code, 1);
+    assert.equal(result.code, 2, "a usage error");
     assert.match(result.stderr, /unknown quantization type 'Q7_K'; valid types: F32, F16, BF16, Q8_0, Q4_0/);
     assert.equal(existsSync(join(directory.path, "x.gguf")), false);
   });

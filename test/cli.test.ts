@@ -36,9 +36,13 @@ describe("slmkit CLI", () => {
   it("explains itself: --help lists the commands, each command has --help", async () => {
     const overview = await runCli(["--help"]);
     assert.equal(overview.code, 0);
-    for (const command of ["inspect", "run", "serve", "synth"]) assert.match(overview.stdout, new RegExp(`\\n  ${command} `));
+    for (const command of ["inspect", "quantize", "run", "serve", "synth"]) {
+      assert.match(overview.stdout, new RegExp(`\\n  ${command} `));
+      const help = await runCli([command, "--help"]);
+      assert.equal(help.code, 0, `${command} --help`);
+      assert.match(help.stdout, new RegExp(`^Usage: slmkit ${command}`));
+    }
     const help = await runCli(["run", "--help"]);
-    assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: slmkit run <model.gguf> \[prompt\]/);
     assert.match(help.stdout, /--temperature N/);
     const unknown = await runCli(["frobnicate"]);
@@ -106,6 +110,27 @@ describe("slmkit CLI", () => {
         assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
       }
     }
+  });
+
+  it("gives one-line errors for directories and files in the way, never a stack trace", async () => {
+    const model = await makeModel(directory.path, "fs-errors", { architecture: "llama" });
+    const cases: Array<[string[], RegExp, number]> = [
+      [["inspect", directory.path], /is a directory/, 1],
+      [["run", directory.path, "hi"], /is a directory/, 1],
+      [["synth", "-o", directory.path], /is a directory/, 1],
+      [["quantize", model, directory.path, "Q8_0"], /is a directory/, 2],
+      [["run", model, "hi", "--stop", ""], /--stop needs some text/, 2],
+      [["serve", model, model, "--port", "0"], /would both be served as 'fs-errors'/, 2],
+    ];
+    for (const [args, message, code] of cases) {
+      const result = await runCli(args);
+      assert.equal(result.code, code, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
+    }
+    const badBackend = await runCli(["run", model, "hi"], { env: { SLMKIT_BACKEND: "cpux" } });
+    assert.equal(badBackend.code, 1);
+    assert.match(badBackend.stderr, /SLMKIT_BACKEND is 'cpux'/);
   });
 
   it("run streams a deterministic continuation of the prompt", async () => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { getLlama } from "node-llama-cpp";
 import OpenAI from "openai";
-import { type RunningServer, describeModelFile, startServer } from "../src/server/index.js";
+import { ModelPool, type RunningServer, describeModelFile, startServer } from "../src/server/index.js";
 import { makeModel, temporaryDirectory } from "./helpers.js";
 
 const directory = temporaryDirectory("openai");
@@ -201,6 +201,28 @@ describe("hostile and malformed requests", () => {
       assert.equal(health.status, 200, "the server keeps serving");
     });
   }
+
+  it("answers a bad streamed request with its 4xx status, not a 200 stream holding an error", async () => {
+    const tooLong = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({ model: "tiny-llama", stream: true, messages: [{ role: "user", content: "the cat ".repeat(600) }] }),
+    });
+    assert.equal(tooLong.status, 400);
+    assert.equal(((await tooLong.json()) as { error: { code: string } }).error.code, "context_length_exceeded");
+    const empty = await fetch(`${server.url}/v1/completions`, { method: "POST", body: JSON.stringify({ model: "tiny-qwen3", stream: true, prompt: "" }) });
+    assert.equal(empty.status, 400);
+  });
+
+  it("reports a model as loading in /health without waiting for the load", async () => {
+    const pool = new ModelPool([describeModelFile(qwenPath)], { contextSize: 256 });
+    const loading = pool.get("tiny-qwen3");
+    assert.equal(pool.isLoading("tiny-qwen3"), true);
+    assert.equal(pool.loadedModel("tiny-qwen3"), undefined);
+    await loading;
+    assert.equal(pool.isLoading("tiny-qwen3"), false);
+    assert.ok(pool.loadedModel("tiny-qwen3"));
+    await pool.close();
+  });
 
   it("frees a sequence at once when a streaming client disconnects", async () => {
     const before = serverLog.length;

@@ -58,8 +58,13 @@ async function assertMatchesManifest(source: string, type: string, manifestPath:
   }
 }
 
+const fixtureCases = cases(join(REPO_ROOT, "test/fixtures/golden"));
+
 describe("quantization matches llama-quantize's golden outputs", () => {
-  for (const { source, type, manifest } of cases(join(REPO_ROOT, "test/fixtures/golden"))) {
+  it("has the golden cases copied into the repo", () => {
+    assert.ok(fixtureCases.length >= 35, `${fixtureCases.length} fixture cases (stories260K and qwen3, every type)`);
+  });
+  for (const { source, type, manifest } of fixtureCases) {
     it(`${source.split("/").at(-1)} → ${type} (fixture in the repo)`, () => assertMatchesManifest(source, type, manifest));
   }
   const shared = join(SHARED, "golden");

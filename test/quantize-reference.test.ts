@@ -31,9 +31,17 @@ after(() => directory.remove());
 
 const reference = llamaModelQuantize();
 
-async function assertSameAsLlama(model: string, preset: string, options: { pure?: boolean; leaveOutputTensor?: boolean; outputTensorType?: string; tokenEmbeddingType?: string } = {}): Promise<void> {
+interface Options {
+  pure?: boolean;
+  leaveOutputTensor?: boolean;
+  outputTensorType?: string;
+  tokenEmbeddingType?: string;
+  tensorTypes?: Array<{ pattern: string; type: string }>;
+}
+
+async function assertSameAsLlama(model: string, preset: string, options: Options = {}): Promise<void> {
   const input = models.get(model)!;
-  const tag = `${model}.${preset}${options.pure ? ".pure" : ""}${options.leaveOutputTensor ? ".leave" : ""}${options.outputTensorType ?? ""}${options.tokenEmbeddingType ?? ""}`;
+  const tag = `${model}.${preset}.${JSON.stringify(options).replace(/[^A-Za-z0-9]+/g, "_")}`;
   const ours = join(directory.path, `${tag}.slmkit.gguf`);
   const theirs = join(directory.path, `${tag}.llama.gguf`);
   await quantizeFile(input, ours, { preset, threads: 2, ...options });
@@ -44,6 +52,7 @@ async function assertSameAsLlama(model: string, preset: string, options: { pure?
     leaveOutputTensor: options.leaveOutputTensor,
     outputTensorType: options.outputTensorType === undefined ? undefined : quantTypeByName(options.outputTensorType)!.id,
     tokenEmbeddingType: options.tokenEmbeddingType === undefined ? undefined : quantTypeByName(options.tokenEmbeddingType)!.id,
+    tensorTypes: options.tensorTypes?.map(({ pattern, type }) => ({ pattern, typeId: quantTypeByName(type)!.id })),
   });
   assert.equal(status, 0, "llama_model_quantize succeeded");
   const [a, b] = [readFileSync(ours), readFileSync(theirs)];
@@ -64,4 +73,14 @@ describe("quantization matches llama_model_quantize on synthesized models", { sk
   it("--leave-output-tensor", () => assertSameAsLlama("llama-gqa4-f16", "Q4_K_M", { leaveOutputTensor: true }));
   it("--output-tensor-type and --token-embedding-type", () => assertSameAsLlama("llama-gqa4-f16", "Q5_K_S", { outputTensorType: "Q8_0", tokenEmbeddingType: "Q4_0" }));
   it("--output-tensor-type on a tied embedding", () => assertSameAsLlama("qwen3-tied-bf16", "Q3_K_M", { outputTensorType: "Q5_0" }));
+  it("--tensor-type overrides: first match wins, mixture bypassed, fallbacks still apply", () =>
+    assertSameAsLlama("llama-short-rows-f32", "Q4_K_M", {
+      tensorTypes: [
+        { pattern: "ffn_(up|down)", type: "Q8_0" },
+        { pattern: "attn_v", type: "Q6_K" },
+        { pattern: "ffn", type: "Q5_1" },
+      ],
+    }));
+  it("--tensor-type overrides on a K-quant mixture with grouped attention", () =>
+    assertSameAsLlama("llama-gqa4-f16", "Q3_K_S", { tensorTypes: [{ pattern: "blk\\.[0-3]\\.", type: "Q5_K" }, { pattern: "output", type: "Q4_0" }] }));
 });

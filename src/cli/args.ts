@@ -5,6 +5,11 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** A problem with the user's files or environment that the CLI reports as one line, exit code 1. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+}
+
 export type OptionKind = "string" | "boolean" | "number" | "integer" | "strings";
 
 export interface OptionSpec {

@@ -24,7 +24,7 @@ async function overview(): Promise<string> {
   const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
   const width = Math.max(...commands.map((command) => command.name.length));
   return [
-    "slmkit: small language models on edge devices. Inspect, run and serve GGUF models.",
+    "slmkit: small language models on edge devices. Inspect, quantize, run and serve GGUF models.",
     "",
     "Usage: slmkit <command> [options]",
     "",
@@ -40,7 +40,7 @@ async function overview(): Promise<string> {
  * one line, exit code 1, no stack trace. Matched by class name so that this file need not load
  * every stage to recognise their errors.
  */
-const EXPECTED_ERRORS = new Set(["GgufError", "EngineError", "SynthError", "ListenError", "QuantizeError", "UnknownPresetError"]);
+const EXPECTED_ERRORS = new Set(["CliError", "GgufError", "EngineError", "SynthError", "ListenError", "QuantizeError"]);
 
 function isExpected(error: unknown): error is Error {
   return error instanceof Error && EXPECTED_ERRORS.has(error.name);

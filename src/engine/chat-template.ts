@@ -19,7 +19,9 @@ const CHATML_FALLBACK = `{%- for message in messages -%}
  * llama.cpp's --jinja mode do: `messages`, `add_generation_prompt`, `bos_token`, `eos_token`.
  */
 export class ChatTemplate {
-  private readonly template: Template;
+  private readonly template: Template | undefined;
+  /** Why the model's template could not be used; raised when a chat is rendered, not at load time. */
+  private readonly problem: string | undefined;
   /** True when the model carries no template and ChatML is used instead. */
   readonly isFallback: boolean;
   /** Text that ends an assistant turn in the fallback format (the model may write it as text). */
@@ -34,12 +36,14 @@ export class ChatTemplate {
     try {
       this.template = new Template(source ?? CHATML_FALLBACK);
     } catch (error) {
-      throw new EngineError("TEMPLATE_ERROR", `the model's chat template does not parse: ${(error as Error).message}`);
+      // A broken template must not make the model unusable for plain completions.
+      this.problem = `the model's chat template does not parse: ${(error as Error).message}`;
     }
   }
 
   /** The prompt text for a conversation, ending where the assistant's reply begins. */
   render(messages: readonly ChatMessage[], variables: Record<string, unknown> = {}): string {
+    if (this.template === undefined) throw new EngineError("TEMPLATE_ERROR", this.problem!);
     try {
       return this.template.render({
         messages,

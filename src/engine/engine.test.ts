@@ -108,11 +108,26 @@ describe("engine", () => {
 
   it("serves parallel requests on separate sequences and queues the rest", async () => {
     const prompts = ["one", "two", "three", "four"].map((word) => llama.promptFromText(word));
-    const results = await Promise.all(prompts.map((prompt) => llama.generate({ prompt, maxTokens: 12, ignoreEos: true, sampling: { temperature: 0 } })));
+    const running = prompts.map((prompt) => llama.generate({ prompt, maxTokens: 12, ignoreEos: true, sampling: { temperature: 0 } }));
+    assert.equal(llama.busySequences, 2, "two requests decode side by side");
+    assert.equal(llama.waitingRequests, 2, "the other two wait for a sequence");
+    const results = await Promise.all(running);
+    assert.equal(llama.busySequences, 0);
     for (const [index, result] of results.entries()) {
       const alone = await llama.generate({ prompt: prompts[index]!, maxTokens: 12, ignoreEos: true, sampling: { temperature: 0 } });
       assert.equal(result.text, alone.text, "batched decoding gives the same greedy text as decoding alone");
     }
+  });
+
+  it("drops a waiting request whose client gives up, without touching a sequence", async () => {
+    const busy = [1, 2].map(() => llama.generate({ prompt: llama.promptFromText("busy"), maxTokens: 30, ignoreEos: true, sampling: { temperature: 0 } }));
+    const abort = new AbortController();
+    const queued = llama.generate({ prompt: llama.promptFromText("queued"), maxTokens: 5, signal: abort.signal });
+    assert.equal(llama.waitingRequests, 1);
+    abort.abort();
+    await assert.rejects(queued, (error: unknown) => error instanceof EngineError && error.code === "ABORTED");
+    assert.equal(llama.waitingRequests, 0);
+    await Promise.all(busy);
   });
 
   it("stops when the abort signal fires", async () => {

@@ -4,7 +4,8 @@ export type EngineErrorCode =
   | "PROMPT_TOO_LONG"
   | "BAD_OPTION"
   | "TEMPLATE_ERROR"
-  | "DISPOSED";
+  | "DISPOSED"
+  | "ABORTED";
 
 /** A failure of the inference engine that the caller (CLI or server) can report as is. */
 export class EngineError extends Error {

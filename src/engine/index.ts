@@ -8,6 +8,7 @@ export {
   type GenerateResult,
   LoadedModel,
   type LoadOptions,
+  modelNameOf,
 } from "./model.js";
 export { type Backend, getRuntime } from "./runtime.js";
 export { DEFAULT_SAMPLING, SAMPLING_LIMITS, type SamplingOptions, checkSampling } from "./sampling.js";

@@ -6,6 +6,7 @@ import { EngineError } from "./errors.js";
 import { OutputText } from "./output-text.js";
 import { type Backend, getRuntime } from "./runtime.js";
 import { DEFAULT_SAMPLING, type SamplingOptions, checkSampling } from "./sampling.js";
+import { SequencePool, commonPrefixLength } from "./sequence-pool.js";
 
 export interface LoadOptions {
   /** Tokens each sequence can hold (prompt + output). Default: the model's training context, at most 4096. */
@@ -51,6 +52,11 @@ export interface GenerateResult {
 
 export const DEFAULT_CONTEXT_SIZE = 4096;
 
+/** The name a model file is known by: its file name without `.gguf`. */
+export function modelNameOf(path: string): string {
+  return basename(path).replace(/\.gguf$/i, "");
+}
+
 /**
  * A model loaded into llama.cpp with a context of `parallel` sequences. Requests beyond that wait
  * for a free sequence; a request goes to the free sequence that already holds the longest part of
@@ -59,10 +65,8 @@ export const DEFAULT_CONTEXT_SIZE = 4096;
 export class LoadedModel {
   readonly name: string;
   readonly chatTemplate: ChatTemplate;
-  private readonly free: LlamaContextSequence[];
-  private readonly waiting: Array<(sequence: LlamaContextSequence) => void> = [];
+  private readonly sequences: SequencePool;
   private endOfGenerationTokens: Token[] | undefined;
-  private disposed = false;
 
   private constructor(
     readonly path: string,
@@ -70,8 +74,11 @@ export class LoadedModel {
     private readonly context: LlamaContext,
     readonly parallel: number,
   ) {
-    this.name = basename(path).replace(/\.gguf$/i, "");
-    this.free = Array.from({ length: parallel }, () => context.getSequence());
+    this.name = modelNameOf(path);
+    this.sequences = new SequencePool(
+      Array.from({ length: parallel }, () => context.getSequence()),
+      this.name,
+    );
     const special = (token: Token | null): string => (token === null ? "" : model.detokenize([token], true));
     this.chatTemplate = new ChatTemplate(model.fileInfo.metadata.tokenizer?.chat_template, {
       bos: special(model.tokens.bos),
@@ -89,27 +96,33 @@ export class LoadedModel {
     }
     const parallel = options.parallel ?? 1;
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, DEFAULT_CONTEXT_SIZE);
+    let context: LlamaContext;
     try {
       // node-llama-cpp's CPU default is max(4, cores) threads: on a 2-core machine its 4 threads spin
-      // against each other and decoding runs ~300× slower (measured: 535 vs 1.2 ms/token on
+      // against each other and decoding runs ~400× slower (measured: 535 vs 1.2 ms/token on
       // stories260K). llama.cpp's own default is one thread per core; use that.
       const threads = options.threads ?? llama.cpuMathCores;
-      const context = await model.createContext({ contextSize, sequences: parallel, threads });
-      return new LoadedModel(path, model, context, parallel);
+      context = await model.createContext({ contextSize, sequences: parallel, threads });
     } catch (error) {
       await model.dispose();
       throw new EngineError("LOAD_FAILED", `could not create a context of ${contextSize} tokens × ${parallel} for ${path}: ${firstLine(error)}`);
     }
+    return new LoadedModel(path, model, context, parallel);
   }
 
   /** Sequences generating right now (at most `parallel`). */
   get busySequences(): number {
-    return this.parallel - this.free.length;
+    return this.parallel - this.sequences.freeCount;
   }
 
   /** Requests waiting for a free sequence. */
   get waitingRequests(): number {
-    return this.waiting.length;
+    return this.sequences.waitingCount;
+  }
+
+  /** What llama.cpp says the model and its context occupy, in bytes of RAM and of VRAM. */
+  get memory(): { ram: number; vram: number } {
+    return { ram: this.model.memoryUsage.ram + this.context.memoryUsage.ram, vram: this.model.memoryUsage.vram + this.context.memoryUsage.vram };
   }
 
   /** Tokens one sequence holds: prompt and output together. */
@@ -151,23 +164,36 @@ export class LoadedModel {
     return [bos, ...tokens];
   }
 
-  async generate(request: GenerateRequest): Promise<GenerateResult> {
-    const started = performance.now();
+  /**
+   * Throws the EngineError a request would fail with before generating anything (an empty or too
+   * long prompt, sampling values out of range), so callers can answer it before committing to a
+   * streamed response.
+   */
+  check(request: GenerateRequest): void {
     const problem = checkSampling(request.sampling ?? {});
     if (problem !== undefined) throw new EngineError("BAD_OPTION", problem);
-    const prompt = request.prompt;
-    if (prompt.length === 0) throw new EngineError("BAD_OPTION", "the prompt is empty");
-    if (prompt.length >= this.contextSize) {
-      throw new EngineError("PROMPT_TOO_LONG", `the prompt is ${prompt.length} tokens but the context holds ${this.contextSize}; shorten it or load the model with a larger context`);
+    if (request.prompt.length === 0) throw new EngineError("BAD_OPTION", "the prompt is empty");
+    if (request.prompt.length >= this.contextSize) {
+      throw new EngineError(
+        "PROMPT_TOO_LONG",
+        `the prompt is ${request.prompt.length} tokens but the context holds ${this.contextSize}; shorten it or load the model with a larger context`,
+      );
     }
+  }
+
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    const started = performance.now();
+    this.check(request);
+    const prompt = request.prompt;
     const limit = this.contextSize - prompt.length;
     const maxTokens = Math.min(request.maxTokens ?? limit, limit);
-    const sequence = await this.acquire(prompt);
+    const sequence = await this.sequences.acquire(prompt, request.signal);
     try {
+      if (request.signal?.aborted) throw new EngineError("ABORTED", "the request was cancelled before it started");
       const reused = await this.keepCommonPrefix(sequence, prompt);
       return await this.decode(sequence, request, prompt.slice(reused), maxTokens, { started, reused });
     } finally {
-      this.release(sequence);
+      this.sequences.release(sequence);
     }
   }
 
@@ -249,39 +275,11 @@ export class LoadedModel {
     return bias;
   }
 
-  private acquire(prompt: readonly Token[]): Promise<LlamaContextSequence> {
-    if (this.disposed) return Promise.reject(new EngineError("DISPOSED", `model ${this.name} was unloaded`));
-    if (this.free.length === 0) return new Promise((resolve) => this.waiting.push(resolve));
-    let best = 0;
-    let bestLength = -1;
-    this.free.forEach((sequence, index) => {
-      const length = commonPrefixLength(sequence.contextTokens, prompt);
-      if (length > bestLength) {
-        best = index;
-        bestLength = length;
-      }
-    });
-    return Promise.resolve(this.free.splice(best, 1)[0]!);
-  }
-
-  private release(sequence: LlamaContextSequence): void {
-    const next = this.waiting.shift();
-    if (next) next(sequence);
-    else this.free.push(sequence);
-  }
-
   async dispose(): Promise<void> {
-    this.disposed = true;
+    this.sequences.close();
     await this.context.dispose();
     await this.model.dispose();
   }
-}
-
-function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
-  const length = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < length && a[i] === b[i]) i++;
-  return i;
 }
 
 /** Every token llama.cpp treats as end of generation (EOS, EOT, <|im_end|> ...). */

@@ -52,8 +52,13 @@ async function loadRuntime(backend: Backend, verbose: boolean): Promise<Llama> {
   });
 }
 
+const BACKENDS: readonly Backend[] = ["auto", "cpu", "cuda", "vulkan", "metal"];
+
 function backendFromEnvironment(): Backend {
   const value = process.env.SLMKIT_BACKEND;
-  const known: Backend[] = ["auto", "cpu", "cuda", "vulkan", "metal"];
-  return known.includes(value as Backend) ? (value as Backend) : "auto";
+  if (value === undefined || value === "") return "auto";
+  if (!BACKENDS.includes(value as Backend)) {
+    throw new EngineError("BAD_OPTION", `SLMKIT_BACKEND is '${value}'; use one of ${BACKENDS.join(", ")}`);
+  }
+  return value as Backend;
 }

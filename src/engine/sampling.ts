@@ -14,7 +14,10 @@ export interface SamplingOptions {
 
 export const DEFAULT_SAMPLING: SamplingOptions = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05 };
 
-/** Allowed ranges, one row per option; the CLI and the server check user input against these. */
+/**
+ * Allowed ranges, one row per option: the engine refuses values outside them, and the CLI's flags use
+ * them. The OpenAI routes are stricter where OpenAI's API is (temperature up to 2).
+ */
 export const SAMPLING_LIMITS = {
   temperature: { min: 0, max: 100 },
   topK: { min: 0, max: 1_000_000 },

@@ -21,13 +21,17 @@ export class FileByteSource implements ByteSource {
   private fd: number | undefined;
 
   constructor(readonly name: string) {
+    let size = 0;
     try {
       this.fd = openSync(name, "r");
-      this.size = fstatSync(this.fd).size;
+      const stats = fstatSync(this.fd);
+      if (stats.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+      size = stats.size;
     } catch (error) {
       if (this.fd !== undefined) closeSync(this.fd);
       throw ioError(error, name);
     }
+    this.size = size;
   }
 
   read(offset: number, length: number): Uint8Array {
@@ -35,7 +39,12 @@ export class FileByteSource implements ByteSource {
     const buffer = Buffer.allocUnsafe(length);
     let filled = 0;
     while (filled < length) {
-      const got = readSync(this.fd, buffer, filled, length - filled, offset + filled);
+      let got: number;
+      try {
+        got = readSync(this.fd, buffer, filled, length - filled, offset + filled);
+      } catch (error) {
+        throw ioError(error, this.name);
+      }
       if (got === 0) throw new GgufError("TRUNCATED", "the file ended while reading (was it changed while being read?)", offset + filled, this.name);
       filled += got;
     }
@@ -70,8 +79,11 @@ export class BufferByteSource implements ByteSource {
 export function ioError(error: unknown, file: string): GgufError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === "ENOENT") return new GgufError("NOT_FOUND", "no such file; check the path", undefined, file);
-  if (code === "EISDIR") return new GgufError("IO", "this is a directory, not a GGUF file", undefined, file);
+  if (code === "EISDIR") return new GgufError("IO", "this is a directory; give a file path", undefined, file);
   if (code === "EACCES" || code === "EPERM") return new GgufError("IO", "permission denied", undefined, file);
+  if (code === "ENOTDIR") return new GgufError("IO", "a part of this path is a file, not a directory", undefined, file);
+  if (code === "ENOSPC" || code === "EDQUOT") return new GgufError("IO", "the disk is full: free some space and try again", undefined, file);
+  if (code === "EFBIG") return new GgufError("IO", "the file would be larger than this system allows (a file size limit is set)", undefined, file);
   const message = error instanceof Error ? error.message : String(error);
   return new GgufError("IO", message, undefined, file);
 }

@@ -40,9 +40,9 @@ export class GgufError extends Error {
     super(formatMessage(detail, offset, file));
   }
 
-  /** The same error, told which file it came from. */
+  /** The same error, told which file it came from (unless it already names one). */
   inFile(file: string): GgufError {
-    return this.file === file ? this : new GgufError(this.code, this.detail, this.offset, file);
+    return this.file !== undefined ? this : new GgufError(this.code, this.detail, this.offset, file);
   }
 }
 

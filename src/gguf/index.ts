@@ -25,7 +25,7 @@ export {
   readGgufHeader,
   tensorDataStart,
 } from "./reader.js";
-export { classifyModel, MODEL_CLASSES, type ModelClassName, type ModelSummary, summarizeModel } from "./summary.js";
+export { classifyModel, isSynthetic, MODEL_CLASSES, SYNTHETIC_SEED_KEY, type ModelClassName, type ModelSummary, summarizeModel } from "./summary.js";
 export { readTensorData, streamTensorData } from "./tensor-data.js";
 export {
   TENSOR_TYPE_LAYOUTS,

@@ -142,6 +142,12 @@ describe("GGUF header parsing", () => {
       { name: "b", dims: [64], type: F32, offset: 128 },
     ];
     assertFails(rawGguf({ tensors: overlapping, dataBytes: 512 }), "OVERLAPPING_TENSORS");
+    const hiddenBehindEmpty = [
+      { name: "a", dims: [256], type: F32, offset: 0 },
+      { name: "empty", dims: [0], type: F32, offset: 512 },
+      { name: "c", dims: [32], type: F32, offset: 768 },
+    ];
+    assertFails(rawGguf({ tensors: hiddenBehindEmpty, dataBytes: 1024 }), "OVERLAPPING_TENSORS");
     assertFails(rawGguf({ tensors: [{ name: "a", dims: [8], type: F32, offset: 4 }], dataBytes: 64 }), "MISALIGNED_TENSOR");
   });
 

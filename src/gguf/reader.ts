@@ -1,6 +1,5 @@
 import { type ByteSource, FileByteSource } from "./byte-source.js";
 import { Cursor } from "./cursor.js";
-import { GgufError } from "./errors.js";
 import {
   type GgufArray,
   GgufMetadata,
@@ -289,18 +288,21 @@ function checkTensorPlacement(
       cursor.fail("OFFSET_PAST_END", detail, offsetFieldAt(index));
     }
   });
+  // In offset order, every tensor with data must start at or after the furthest end seen so far
+  // (comparing only neighbours would miss an overlap hidden behind an empty tensor).
   const order = tensors.map((_, index) => index).sort((a, b) => tensors[a]!.offset - tensors[b]!.offset);
-  for (let k = 1; k < order.length; k++) {
-    const previous = tensors[order[k - 1]!]!;
-    const current = tensors[order[k]!]!;
-    if (current.byteSize > 0 && previous.offset + previous.byteSize > current.offset) {
-      const detail = `the data of tensors '${previous.name}' and '${current.name}' overlap`;
-      cursor.fail("OVERLAPPING_TENSORS", detail, offsetFieldAt(order[k]!));
+  let furthest: GgufTensorInfo | undefined;
+  for (const index of order) {
+    const current = tensors[index]!;
+    if (current.byteSize === 0) continue;
+    if (furthest !== undefined && furthest.offset + furthest.byteSize > current.offset) {
+      const detail = `the data of tensors '${furthest.name}' and '${current.name}' overlap`;
+      cursor.fail("OVERLAPPING_TENSORS", detail, offsetFieldAt(index));
     }
+    if (furthest === undefined || current.offset + current.byteSize > furthest.offset + furthest.byteSize) furthest = current;
   }
   if (tensors.length > 0 && dataOffset > fileSize) {
     cursor.fail("TRUNCATED", `the data section should start at byte ${dataOffset}, past the end of the file`, fileSize);
   }
 }
 
-export { GgufError };

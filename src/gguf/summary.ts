@@ -91,6 +91,13 @@ const FILE_TYPES: Record<number, string> = {
   41: "MOSTLY_Q2_0",
 };
 
+/** Metadata key slmkit synth writes: its presence marks a model whose weights are random. */
+export const SYNTHETIC_SEED_KEY = "slmkit.synthetic.seed";
+
+export function isSynthetic(header: GgufHeader): boolean {
+  return header.metadata.has(SYNTHETIC_SEED_KEY);
+}
+
 /** Everything `slmkit inspect` tells about a model, computed from its header alone. */
 export function summarizeModel(header: GgufHeader): ModelSummary {
   const meta = header.metadata;

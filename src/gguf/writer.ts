@@ -99,27 +99,33 @@ export async function writeGgufFile(
 ): Promise<GgufHeader> {
   const { header, headerBytes } = layoutGguf(gguf);
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.partial`);
+  // File-system failures (a directory in the way, a full disk) become one-line errors naming the file.
+  const io = async <T>(step: () => Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (error) {
+      throw error instanceof GgufError ? error : ioError(error, path);
+    }
+  };
   pendingFiles.add(temporary);
   try {
-    const handle = await open(temporary, "w").catch((error: unknown) => {
-      throw ioError(error, path);
-    });
+    const handle = await io(() => open(temporary, "w"));
     try {
-      await handle.write(headerBytes);
+      await io(() => handle.write(headerBytes));
       let written = headerBytes.length;
       for (const [index, tensor] of header.tensors.entries()) {
         const source = gguf.tensors[index]!;
-        await writeTensorData(handle, tensor, source.data);
+        await writeTensorData(handle, tensor, source.data, io);
         const padded = alignUp(tensor.offset + tensor.byteSize, header.alignment) - tensor.offset - tensor.byteSize;
-        if (padded > 0) await handle.write(new Uint8Array(padded));
+        if (padded > 0) await io(() => handle.write(new Uint8Array(padded)));
         written += tensor.byteSize + padded;
         onProgress?.({ tensor, index, bytesWritten: written, totalBytes: header.fileSize });
       }
-      await handle.sync();
+      await io(() => handle.sync());
     } finally {
       await handle.close();
     }
-    await rename(temporary, path);
+    await io(() => rename(temporary, path));
     return header;
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
@@ -129,13 +135,18 @@ export async function writeGgufFile(
   }
 }
 
-async function writeTensorData(handle: Awaited<ReturnType<typeof open>>, tensor: GgufTensorInfo, data: TensorDataSource): Promise<void> {
+async function writeTensorData(
+  handle: Awaited<ReturnType<typeof open>>,
+  tensor: GgufTensorInfo,
+  data: TensorDataSource,
+  io: <T>(step: () => Promise<T>) => Promise<T>,
+): Promise<void> {
   let length = 0;
   const chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = data instanceof Uint8Array ? [data] : data();
   for await (const chunk of chunks) {
     length += chunk.length;
     if (length > tensor.byteSize) break;
-    await handle.write(chunk);
+    await io(() => handle.write(chunk));
   }
   if (length !== tensor.byteSize) {
     const detail = `tensor '${tensor.name}' needs ${tensor.byteSize} bytes of ${tensor.type.name} data for shape [${tensor.shape.join(", ")}], but its source gave ${length}`;
@@ -273,4 +284,3 @@ class ByteBuilder {
   }
 }
 
-export { GgufMetadata };

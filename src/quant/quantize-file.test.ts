@@ -4,15 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readGgufHeader } from "../gguf/index.js";
-import { synthesizeModel } from "../synth/index.js";
 import { QuantizeError } from "./plan.js";
 import { type QuantizeProgress, quantizeFile } from "./quantize-file.js";
+import { writeTestModel } from "./test-data.testkit.js";
 
 const directory = mkdtempSync(join(tmpdir(), "slmkit-quantize-"));
 const model = join(directory, "model.gguf");
 
 before(async () => {
-  await synthesizeModel({ architecture: "llama", output: model, type: "F16", shape: { layers: 2, width: 256, feedForward: 512, heads: 4, kvHeads: 2, headDim: 64 } });
+  await writeTestModel(model, { layers: 2, width: 256, feedForward: 512, vocabulary: 1000 });
 });
 after(() => rmSync(directory, { recursive: true, force: true }));
 

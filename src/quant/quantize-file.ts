@@ -163,8 +163,9 @@ class ChunkPipeline {
     private readonly pool: ConversionPool,
   ) {
     this.specs = chunkSpecs(plan, header);
-    // Every thread busy, plus one chunk each in reserve while results are written.
-    this.depth = pool.threads * 10;
+    // Every thread busy with a chunk, and two more each queued: bounded memory (about 3 chunks of
+    // input and output per thread), yet no thread waits while the writer catches up.
+    this.depth = pool.threads * 3;
   }
 
   /** The output of tensor `tensorIndex`, chunk by chunk, in order. */

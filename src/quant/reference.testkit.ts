@@ -52,6 +52,8 @@ export interface LlamaQuantizeOptions {
   /** ggml type ids, as llama-quantize's --output-tensor-type / --token-embedding-type. */
   readonly outputTensorType?: number;
   readonly tokenEmbeddingType?: number;
+  /** llama-quantize's --tensor-type PATTERN=TYPE overrides (type as a ggml type id). */
+  readonly tensorTypes?: ReadonlyArray<{ readonly pattern: string; readonly typeId: number }>;
 }
 
 type LlamaQuantize = (input: string, output: string, fileType: number, options?: LlamaQuantizeOptions) => number;
@@ -89,6 +91,7 @@ export function llamaModelQuantize(): LlamaQuantize | undefined {
     prune_layers: "void *",
     max_buf_size: "size_t",
   });
+  const TensorOverride = koffi.struct("llama_model_tensor_override", { pattern: "const char *", type: "int32_t" });
   const LogCallback = koffi.proto("void llama_log_callback(int level, const char *text, void *user_data)");
   const silence = koffi.register(() => undefined, koffi.pointer(LogCallback));
   lib.func("void llama_log_set(llama_log_callback *callback, void *user_data)")(silence, null);
@@ -106,6 +109,11 @@ export function llamaModelQuantize(): LlamaQuantize | undefined {
     params.allow_requantize = options.allowRequantize ?? false;
     params.output_tensor_type = options.outputTensorType ?? GGML_TYPE_COUNT;
     params.token_embedding_type = options.tokenEmbeddingType ?? GGML_TYPE_COUNT;
+    if (options.tensorTypes?.length) {
+      // A C array of {pattern, type}, ended by a null pattern, as llama-quantize builds it.
+      const entries = [...options.tensorTypes.map(({ pattern, typeId }) => ({ pattern, type: typeId })), { pattern: null, type: 0 }];
+      params.tt_overrides = koffi.as(entries, koffi.pointer(TensorOverride));
+    }
     return Number(quantize(input, output, params));
   };
   return llamaQuantize;

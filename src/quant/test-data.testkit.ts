@@ -48,3 +48,48 @@ export function testMatrix(rows: number, rowLength: number, seed = 1): Float32Ar
   for (let i = 0; i < data.length; i++) data[i] = patterns[Math.floor(i / 256) % patterns.length]!(i, next);
   return data;
 }
+
+/**
+ * A small llama-named model with random F16 weights and F32 norms, written with the GGUF stage only
+ * (the quantizer's tests must not depend on the synth stage, which depends on them).
+ */
+export async function writeTestModel(path: string, shape: { layers: number; width: number; feedForward: number; vocabulary: number }): Promise<void> {
+  const { GgufMetadata, str, u32, tensorTypeByName, writeGgufFile } = await import("../gguf/index.js");
+  const { fp32ToFp16 } = await import("./float16.js");
+  const f16 = tensorTypeByName("F16")!;
+  const f32 = tensorTypeByName("F32")!;
+  const next = seededRandom(7);
+  const matrix = (name: string, rows: number, columns: number) => {
+    const data = new Uint8Array(rows * columns * 2);
+    for (let i = 0; i < rows * columns; i++) {
+      const bits = fp32ToFp16(normal(next) * 0.02);
+      data[2 * i] = bits & 0xff;
+      data[2 * i + 1] = bits >>> 8;
+    }
+    return { name, type: f16, shape: [columns, rows], data };
+  };
+  const norm = (name: string) => ({ name, type: f32, shape: [shape.width], data: new Uint8Array(new Float32Array(shape.width).fill(1).buffer) });
+  const tensors = [matrix("token_embd.weight", shape.vocabulary, shape.width), norm("output_norm.weight"), matrix("output.weight", shape.vocabulary, shape.width)];
+  for (let layer = 0; layer < shape.layers; layer++) {
+    const at = (suffix: string) => `blk.${layer}.${suffix}`;
+    tensors.push(
+      norm(at("attn_norm.weight")),
+      matrix(at("attn_q.weight"), shape.width, shape.width),
+      matrix(at("attn_k.weight"), shape.width / 2, shape.width),
+      matrix(at("attn_v.weight"), shape.width / 2, shape.width),
+      matrix(at("attn_output.weight"), shape.width, shape.width),
+      norm(at("ffn_norm.weight")),
+      matrix(at("ffn_gate.weight"), shape.feedForward, shape.width),
+      matrix(at("ffn_up.weight"), shape.feedForward, shape.width),
+      matrix(at("ffn_down.weight"), shape.width, shape.feedForward),
+    );
+  }
+  const metadata = new GgufMetadata([
+    ["general.architecture", str("llama")],
+    ["llama.block_count", u32(shape.layers)],
+    ["llama.attention.head_count", u32(4)],
+    ["llama.attention.head_count_kv", u32(2)],
+    ["general.file_type", u32(1)],
+  ]);
+  await writeGgufFile(path, { metadata, tensors });
+}

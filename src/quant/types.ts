@@ -1,7 +1,7 @@
 /**
  * The table of tensor types slmkit can write: one row per type, joining the storage layout (from the
- * GGUF stage) with the kernels that encode and decode it. The quantizer, the GGUF tooling and the
- * footprint estimator all read this one table.
+ * GGUF stage's own table of layouts) with the kernels that encode and decode it. The quantizer and
+ * the stages above it (the footprint estimator to come) read this one table.
  */
 import { type TensorTypeLayout, tensorTypeByName } from "../gguf/index.js";
 import { bf16Kernel, f16Kernel, f32Kernel } from "./kernels/float.js";
@@ -24,7 +24,7 @@ export interface QuantType extends TensorTypeLayout, QuantKernel {
 function row(name: string, reference: QuantKernel): QuantType {
   const layout = tensorTypeByName(name);
   if (layout === undefined) throw new Error(`no layout for ${name}`);
-  const fast = wasmKernel(name.replace("_", "_"), layout.blockSize, layout.bytesPerBlock);
+  const fast = wasmKernel(name, layout.blockSize, layout.bytesPerBlock);
   return { ...layout, quantize: (fast ?? reference).quantize, dequantize: (fast ?? reference).dequantize, reference, fast: fast !== undefined };
 }
 

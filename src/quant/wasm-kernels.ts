@@ -54,9 +54,8 @@ function kernel(name: string): Kernel | undefined {
  * when there is none. `blockSize` and `bytesPerBlock` size the buffers.
  */
 export function wasmKernel(name: string, blockSize: number, bytesPerBlock: number): QuantKernel | undefined {
-  const suffix = name.replace(/^F16$/, "F16").replace(/^BF16$/, "BF16");
-  const quantize = kernel(`quantize${suffix}`);
-  const dequantize = kernel(`dequantize${suffix}`);
+  const quantize = kernel(`quantize${name}`);
+  const dequantize = kernel(`dequantize${name}`);
   if (quantize === undefined || dequantize === undefined) return undefined;
   const encodedBytes = (count: number): number => (count / blockSize) * bytesPerBlock;
   return {
@@ -110,9 +109,4 @@ export function wasmConverter(
     encode(floats, output, count);
     return new Uint8Array(wasm.memory.buffer, output, outputBytes).slice();
   };
-}
-
-/** True when kernels.wasm is present and loaded. */
-export function wasmAvailable(): boolean {
-  return module() !== null;
 }

@@ -1,7 +1,6 @@
 import { statSync } from "node:fs";
-import { basename } from "node:path";
-import { LoadedModel, type LoadOptions } from "../engine/index.js";
-import { GgufError, readGgufHeader } from "../gguf/index.js";
+import { LoadedModel, type LoadOptions, modelNameOf } from "../engine/index.js";
+import { isSynthetic, readGgufHeader } from "../gguf/index.js";
 import { modelNotFound } from "./api-error.js";
 
 /** A model the server offers, whether or not it is loaded yet. */
@@ -19,10 +18,10 @@ export interface ServedModel {
 export function describeModelFile(path: string): ServedModel {
   const header = readGgufHeader(path);
   return {
-    name: basename(path).replace(/\.gguf$/i, ""),
+    name: modelNameOf(path),
     path,
     created: Math.floor(statSync(path).mtimeMs / 1000),
-    randomWeights: header.metadata.has("slmkit.synthetic.seed"),
+    randomWeights: isSynthetic(header),
   };
 }
 
@@ -33,15 +32,15 @@ export function describeModelFile(path: string): ServedModel {
 export class ModelPool {
   private readonly byName = new Map<string, ServedModel>();
   private readonly loading = new Map<string, Promise<LoadedModel>>();
+  /** Models whose load has finished; a model still loading is in `loading` only. */
+  private readonly ready = new Map<string, LoadedModel>();
 
   constructor(
     models: readonly ServedModel[],
     private readonly loadOptions: LoadOptions,
   ) {
     for (const model of models) {
-      if (this.byName.has(model.name)) {
-        throw new GgufError("INVALID_INPUT", `two models would both be served as '${model.name}'; rename one of the files`);
-      }
+      if (this.byName.has(model.name)) throw new Error(`two models would both be served as '${model.name}'`);
       this.byName.set(model.name, model);
     }
   }
@@ -62,21 +61,29 @@ export class ModelPool {
     if (loaded === undefined) {
       loaded = LoadedModel.load(served.path, this.loadOptions);
       this.loading.set(name, loaded);
-      // A failed load is forgotten so that the next request tries again.
-      loaded.catch(() => this.loading.delete(name));
+      loaded.then(
+        (model) => this.ready.set(name, model),
+        // A failed load is forgotten so that the next request tries again.
+        () => this.loading.delete(name),
+      );
     }
     return loaded;
   }
 
-  /** The models loaded so far (a model still loading is not listed). */
-  async loaded(): Promise<LoadedModel[]> {
-    const settled = await Promise.allSettled(this.loading.values());
-    return settled.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+  /** The model if its load has finished, without waiting for one in progress. */
+  loadedModel(name: string): LoadedModel | undefined {
+    return this.ready.get(name);
+  }
+
+  /** True while the model's first load is in progress. */
+  isLoading(name: string): boolean {
+    return this.loading.has(name) && !this.ready.has(name);
   }
 
   async close(): Promise<void> {
-    const loaded = await this.loaded();
+    const settled = await Promise.allSettled(this.loading.values());
     this.loading.clear();
-    await Promise.all(loaded.map((model) => model.dispose()));
+    this.ready.clear();
+    await Promise.all(settled.map((result) => (result.status === "fulfilled" ? result.value.dispose() : Promise.resolve())));
   }
 }

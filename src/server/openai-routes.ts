@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import { type ChatMessage, EngineError, type GenerateRequest, type GenerateResult, type LoadedModel } from "../engine/index.js";
-import { ApiError, badRequest, modelNotFound } from "./api-error.js";
+import type { ChatMessage, GenerateRequest, GenerateResult } from "../engine/index.js";
+import { ApiError, modelNotFound } from "./api-error.js";
+import { engineCall, generate, modelFor } from "./generation.js";
 import { type RequestContext, type Route, sendJson } from "./http.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import {
@@ -77,11 +78,12 @@ function toChatMessages(body: ChatCompletionRequest): ChatMessage[] {
 
 async function chatCompletion(context: RequestContext, pool: ModelPool): Promise<void> {
   const body = parseRequest(chatCompletionRequest, await context.json());
-  context.notes.model = body.model;
-  const model = await pool.get(body.model);
+  const model = await modelFor(pool, body.model, context);
   const settings = generationSettings(body, body.max_completion_tokens ?? body.max_tokens);
   const chat = engineCall(() => model.promptFromChat(toChatMessages(body)));
   const request = { ...settings, prompt: chat.tokens, stop: [...(settings.stop ?? []), ...chat.stop] };
+  // Refuse a bad request with its 4xx now: once a stream has started, the status is 200.
+  engineCall(() => model.check(request));
   const meta = { id: `chatcmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: body.model };
 
   if (!body.stream) {
@@ -105,10 +107,10 @@ async function chatCompletion(context: RequestContext, pool: ModelPool): Promise
 
 async function textCompletion(context: RequestContext, pool: ModelPool): Promise<void> {
   const body = parseRequest(completionRequest, await context.json());
-  context.notes.model = body.model;
-  const model = await pool.get(body.model);
+  const model = await modelFor(pool, body.model, context);
   const text = typeof body.prompt === "string" ? body.prompt : body.prompt[0]!;
   const request = { ...generationSettings(body, body.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS), prompt: model.promptFromText(text) };
+  engineCall(() => model.check(request));
   const meta = { id: `cmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: body.model };
 
   if (!body.stream) {
@@ -134,45 +136,6 @@ const DEFAULT_COMPLETION_MAX_TOKENS = 16;
 
 function finishReason(result: GenerateResult): OpenAiFinishReason {
   return result.finishReason === "stop" ? "stop" : "length";
-}
-
-async function generate(model: LoadedModel, request: GenerateRequest, context: RequestContext): Promise<GenerateResult> {
-  const result = await engineCallAsync(() => model.generate({ ...request, signal: context.signal }));
-  context.notes.tokens = `${result.promptTokens}+${result.completionTokens}`;
-  return result;
-}
-
-/** Engine errors caused by the request become 4xx answers; the rest stay errors (500). */
-function toApiError(error: unknown): unknown {
-  if (!(error instanceof EngineError)) return error;
-  switch (error.code) {
-    case "PROMPT_TOO_LONG":
-      return badRequest(error.message, "messages", "context_length_exceeded");
-    case "BAD_OPTION":
-    case "TEMPLATE_ERROR":
-      return badRequest(error.message);
-    case "DISPOSED":
-    case "RUNTIME_UNAVAILABLE":
-      return new ApiError(503, error.message, "server_error", "unavailable", null, { "Retry-After": "1" });
-    default:
-      return new ApiError(500, error.message, "server_error", error.code.toLowerCase());
-  }
-}
-
-function engineCall<T>(call: () => T): T {
-  try {
-    return call();
-  } catch (error) {
-    throw toApiError(error);
-  }
-}
-
-async function engineCallAsync<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw toApiError(error);
-  }
 }
 
 /**

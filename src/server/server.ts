@@ -36,7 +36,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     {
       method: "GET",
       path: "/health",
-      handle: async ({ response }) => sendJson(response, 200, await health(pool)),
+      handle: async ({ response }) => sendJson(response, 200, health(pool)),
     },
     ...openAiRoutes(pool),
   ];
@@ -62,16 +62,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
-/** What /health tells: always 200 while the server runs, with each model's load and activity. */
-async function health(pool: ModelPool): Promise<object> {
-  const loaded = new Map((await pool.loaded()).map((model) => [model.path, model]));
+/** What /health tells: always 200 while the server runs, and each model's state, without waiting on loads. */
+function health(pool: ModelPool): object {
   return {
     status: "ok",
     models: pool.list().map((served) => {
-      const model = loaded.get(served.path);
-      return model === undefined
-        ? { name: served.name, loaded: false }
-        : { name: served.name, loaded: true, busy_sequences: model.busySequences, parallel: model.parallel, waiting_requests: model.waitingRequests };
+      const model = pool.loadedModel(served.name);
+      if (model === undefined) return { name: served.name, loaded: false, loading: pool.isLoading(served.name) };
+      return { name: served.name, loaded: true, busy_sequences: model.busySequences, parallel: model.parallel, waiting_requests: model.waitingRequests };
     }),
   };
 }

@@ -1,4 +1,5 @@
 import {
+  SYNTHETIC_SEED_KEY,
   type GgufHeader,
   GgufMetadata,
   type TensorToWrite,
@@ -68,7 +69,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
     ["general.name", str(options.name ?? `synthetic-${spec.name}`)],
     ["general.description", str(`random weights (slmkit synth, seed ${seed}): a test model whose output is gibberish`)],
     ["general.file_type", u32(FILE_TYPE_OF[type])],
-    ["slmkit.synthetic.seed", u32(seed)],
+    [SYNTHETIC_SEED_KEY, u32(seed)],
     ...commonHyperparameters(spec, shape, vocabularySize),
     ...spec.extraMetadata(shape),
     ...tokenizer.metadata,

@@ -1,4 +1,4 @@
-import { type GgufHeader, type ModelSummary, MODEL_CLASSES, readGgufHeader, summarizeModel, toPlain } from "../../gguf/index.js";
+import { type GgufHeader, type ModelSummary, MODEL_CLASSES, isSynthetic, readGgufHeader, summarizeModel, toPlain } from "../../gguf/index.js";
 import { type Command, UsageError } from "../args.js";
 import { formatBytes, formatCount, formatInteger, table } from "../format.js";
 
@@ -25,7 +25,7 @@ export const inspectCommand: Command = {
       console.log(JSON.stringify(json, null, 2));
       return;
     }
-    console.log(describe(path, summary, header.metadata.has("slmkit.synthetic.seed")));
+    console.log(describe(path, summary, isSynthetic(header)));
     if (values.metadata) console.log(`\nMetadata (${header.metadata.size} keys)\n${metadataText(header)}`);
     if (values.tensors) {
       console.log(`\nTensors (${header.tensors.length})`);

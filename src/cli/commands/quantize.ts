@@ -1,7 +1,10 @@
 import { basename, dirname, join, resolve } from "node:path";
-import { QUANT_PRESETS, type QuantizeProgress, type QuantizeReport, presetByName, quantizeFile } from "../../quant/index.js";
+import { existsSync, statSync } from "node:fs";
+import { QUANT_PRESETS, QuantizeError, type QuantizeProgress, type QuantizeReport, presetByName, quantizeFile } from "../../quant/index.js";
 import { type Command, UsageError } from "../args.js";
 import { formatBytes } from "../format.js";
+
+const MAX_THREADS_OPTION = 256;
 
 export const quantizeCommand: Command = {
   name: "quantize",
@@ -12,7 +15,7 @@ export const quantizeCommand: Command = {
     QUANT_PRESETS.map((preset) => `  ${preset.name.padEnd(7)} ${preset.description}`).join("\n") +
     "\nWith no out.gguf, writes <in>-<TYPE>.gguf beside the input. The output appears only when complete.",
   options: [
-    { name: "threads", short: "t", kind: "integer", description: "worker threads (default: one per core)", min: 1, max: 256 },
+    { name: "threads", short: "t", kind: "integer", description: "worker threads (default: one per core)", min: 1, max: MAX_THREADS_OPTION },
     { name: "pure", kind: "boolean", description: "give every weight the TYPE itself: no mixture, no Q6_K output" },
     { name: "leave-output-tensor", kind: "boolean", description: "keep output.weight as it is" },
     { name: "output-tensor-type", kind: "string", valueName: "TYPE", description: "type for output.weight (a ggml type name: q8_0, f16 ...)" },
@@ -25,6 +28,12 @@ export const quantizeCommand: Command = {
   async run({ positionals, values }) {
     const { input, output, type, threads } = parsePositionals(positionals);
     if (resolve(input) === resolve(output)) throw new UsageError("the output would overwrite the input; give another output file");
+    if (existsSync(output) && statSync(output).isDirectory()) throw new UsageError(`the output ${output} is a directory; give a file name`);
+    try {
+      presetByName(type);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
     const tensorTypes = ((values["tensor-type"] as string[] | undefined) ?? []).map((entry) => {
       const at = entry.indexOf("=");
       if (at <= 0 || at === entry.length - 1) throw new UsageError(`--tensor-type needs PATTERN=TYPE (got '${entry}')`);
@@ -44,6 +53,10 @@ export const quantizeCommand: Command = {
         allowRequantize: values["allow-requantize"] === true,
         onProgress: progress?.update,
       });
+    } catch (error) {
+      // Option mistakes are usage errors (exit 2); problems with the model stay errors (exit 1).
+      if (error instanceof QuantizeError && (error.code === "BAD_OPTION" || error.code === "UNKNOWN_TYPE")) throw new UsageError(error.message);
+      throw error;
     } finally {
       progress?.clear();
     }
@@ -62,21 +75,41 @@ export const quantizeCommand: Command = {
   },
 };
 
-/** llama-quantize's forms: `in out TYPE [threads]` and `in TYPE [threads]`. */
+/**
+ * llama-quantize's forms: `in [out] TYPE [threads]`. As llama-quantize does, the argument after the
+ * input is tried as a TYPE first; only if it is not one is it the output file.
+ */
 function parsePositionals(positionals: readonly string[]): { input: string; output: string; type: string; threads?: number } {
-  const args = [...positionals];
-  let threads: number | undefined;
-  if (args.length >= 3 && /^\d+$/.test(args.at(-1)!)) {
-    threads = Number(args.pop());
-    if (threads < 1) throw new UsageError("threads must be at least 1");
+  const [input, second, ...rest] = positionals;
+  if (input === undefined || second === undefined) throw new UsageError("give the input model, optionally the output file, and the TYPE");
+  let output: string;
+  let type: string;
+  let extra: string[];
+  if (isPreset(second)) {
+    type = second;
+    output = join(dirname(input), `${basename(input).replace(/\.gguf$/i, "")}-${presetByName(second).name}.gguf`);
+    extra = rest;
+  } else {
+    if (rest[0] === undefined) throw new UsageError(`'${second}' is not a quantization type; give the output file and then the TYPE`);
+    output = second;
+    type = rest[0];
+    extra = rest.slice(1);
   }
-  if (args.length === 3) return { input: args[0]!, output: args[1]!, type: args[2]!, threads };
-  if (args.length === 2) {
-    const preset = presetByName(args[1]!);
-    const stem = basename(args[0]!).replace(/\.gguf$/i, "");
-    return { input: args[0]!, output: join(dirname(args[0]!), `${stem}-${preset.name}.gguf`), type: args[1]!, threads };
+  if (extra.length > 1) throw new UsageError(`unexpected argument '${extra[1]}'`);
+  if (extra[0] === undefined) return { input, output, type };
+  const threads = Number(extra[0]);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS_OPTION) throw new UsageError(`threads must be a whole number from 1 to ${MAX_THREADS_OPTION} (got '${extra[0]}')`);
+  return { input, output, type, threads };
+}
+
+
+function isPreset(name: string): boolean {
+  try {
+    presetByName(name);
+    return true;
+  } catch {
+    return false;
   }
-  throw new UsageError("give the input model, optionally the output file, and the TYPE");
 }
 
 /** One self-updating line on a terminal: tensor, percentage, speed, time left. */

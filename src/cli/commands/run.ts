@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline/promises";
-import { type ChatMessage, type GenerateResult, LoadedModel, SAMPLING_LIMITS, type SamplingOptions } from "../../engine/index.js";
+import { type ChatMessage, EngineError, type GenerateResult, LoadedModel, SAMPLING_LIMITS, type SamplingOptions } from "../../engine/index.js";
 import { readGgufHeader } from "../../gguf/index.js";
 import { type Command, type OptionSpec, type ParsedArgs, UsageError } from "../args.js";
 import { withInterruptHandler } from "../interrupt.js";
@@ -55,6 +55,7 @@ export const runCommand: Command = {
   async run(args) {
     const [path, ...words] = args.positionals;
     if (path === undefined) throw new UsageError("give a model file");
+    if (((args.values.stop as string[] | undefined) ?? []).includes("")) throw new UsageError("--stop needs some text: an empty stop string would end every reply at once");
     readGgufHeader(path); // a malformed file fails here with a one-line error, before llama.cpp sees it
     let prompt: string | undefined = words.length > 0 ? words.join(" ") : undefined;
     if (prompt === undefined && !process.stdin.isTTY) prompt = await readStdin();
@@ -114,17 +115,27 @@ async function chat(model: LoadedModel, args: ParsedArgs): Promise<void> {
       if (line === "/bye" || line === "/exit") break;
       if (line === "") continue;
       history.push({ role: "user", content: line });
-      const { tokens, stop } = model.promptFromChat(history);
       generating = new AbortController();
-      const result = await model.generate({
-        prompt: tokens,
-        maxTokens: args.values["max-tokens"] as number | undefined,
-        sampling: samplingFrom(args.values),
-        stop: [...((args.values.stop as string[] | undefined) ?? []), ...stop],
-        signal: generating.signal,
-        onText: (text) => process.stdout.write(text),
-      });
-      generating = undefined;
+      let result: GenerateResult;
+      try {
+        const { tokens, stop } = model.promptFromChat(history);
+        result = await model.generate({
+          prompt: tokens,
+          maxTokens: args.values["max-tokens"] as number | undefined,
+          sampling: samplingFrom(args.values),
+          stop: [...((args.values.stop as string[] | undefined) ?? []), ...stop],
+          signal: generating.signal,
+          onText: (text) => process.stdout.write(text),
+        });
+      } catch (error) {
+        // A message the model cannot take (too long, a template that fails on it) ends that turn, not the chat.
+        if (!(error instanceof EngineError)) throw error;
+        history.pop();
+        process.stderr.write(`${error.message}\n`);
+        continue;
+      } finally {
+        generating = undefined;
+      }
       process.stdout.write("\n");
       if (args.values.verbose) printStats(result);
       history.push({ role: "assistant", content: result.text });

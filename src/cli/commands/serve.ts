@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, type RunningServer, type ServedModel, describeModelFile, startServer } from "../../server/index.js";
+import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, type RunningServer, type ServedModel, describeModelFile, startServer } from "../../server/index.js";
 import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { withInterruptHandler } from "../interrupt.js";
@@ -23,11 +23,17 @@ export const serveCommand: Command = {
   ],
   examples: ["slmkit serve                       # the random-weight demo model", "slmkit serve qwen3-0.6b-q4_0.gguf --port 8080 --parallel 4"],
   async run({ positionals, values }) {
-    const host = (values.host as string | undefined) ?? process.env.SLMKIT_HOST ?? "127.0.0.1";
+    const host = (values.host as string | undefined) ?? process.env.SLMKIT_HOST ?? DEFAULT_HOST;
     if (isIP(host) === 0 && host !== "localhost") throw new UsageError(`--host must be an IP address or localhost (got '${host}')`);
     const port = (values.port as number | undefined) ?? portFromEnvironment();
     const paths = positionals.length > 0 ? [...positionals] : [await ensureDemoModel()];
     const models: ServedModel[] = paths.map(describeModelFile);
+    const names = new Map<string, string>();
+    for (const model of models) {
+      const other = names.get(model.name);
+      if (other !== undefined) throw new UsageError(`${other} and ${model.path} would both be served as '${model.name}'; give each model a different file name`);
+      names.set(model.name, model.path);
+    }
     const quiet = values.quiet === true;
     const server = await startServer({
       host,
@@ -70,7 +76,7 @@ function printBanner(server: RunningServer, models: readonly ServedModel[], host
   }
   const example = JSON.stringify({ model: models[0]!.name, messages: [{ role: "user", content: "Hello" }] });
   lines.push(`  Try: curl ${server.url}/v1/chat/completions -H 'Content-Type: application/json' -d '${example}'`);
-  if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1") {
+  if (host !== DEFAULT_HOST && host !== "localhost" && host !== "::1") {
     lines.push(`  Warning: listening on ${host}: anyone who can reach this address can use these models (no API keys yet).`);
   }
   process.stderr.write(`${lines.join("\n")}\n`);

@@ -36,8 +36,3 @@ export function writeHalf(dst: Uint8Array, offset: number, value: number): void 
 export function readHalf(src: Uint8Array, offset: number): number {
   return fp16ToFp32(src[offset]! | (src[offset + 1]! << 8));
 }
-
-/** The float a value becomes once stored as F16 and read back (what dequantization will see). */
-export function roundTripHalf(value: number): number {
-  return fp16ToFp32(fp32ToFp16(value));
-}

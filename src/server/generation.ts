@@ -1,0 +1,57 @@
+/**
+ * What every API's generation routes share: getting a loaded model, running a generation for a
+ * request, and turning engine errors into HTTP answers (4xx for the client's mistakes).
+ */
+import { EngineError, type GenerateRequest, type GenerateResult, type LoadedModel } from "../engine/index.js";
+import { ApiError, badRequest } from "./api-error.js";
+import type { RequestContext } from "./http.js";
+import type { ModelPool } from "./model-pool.js";
+
+/** Engine errors caused by the request become 4xx answers; the rest stay server errors. */
+export function toApiError(error: unknown): unknown {
+  if (!(error instanceof EngineError)) return error;
+  switch (error.code) {
+    case "PROMPT_TOO_LONG":
+      return badRequest(error.message, "messages", "context_length_exceeded");
+    case "BAD_OPTION":
+    case "TEMPLATE_ERROR":
+      return badRequest(error.message);
+    case "ABORTED":
+      return new ApiError(499, error.message, "invalid_request_error", "client_closed");
+    case "DISPOSED":
+    case "RUNTIME_UNAVAILABLE":
+      return new ApiError(503, error.message, "server_error", "unavailable", null, { "Retry-After": "1" });
+    case "LOAD_FAILED":
+      return new ApiError(500, error.message, "server_error", "model_load_failed");
+  }
+}
+
+/** Runs engine code, answering its errors as the API does. */
+export function engineCall<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw toApiError(error);
+  }
+}
+
+export async function engineCallAsync<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw toApiError(error);
+  }
+}
+
+/** The loaded model a request names (loading it on first use); 404 when it is not served. */
+export function modelFor(pool: ModelPool, name: string, context: RequestContext): Promise<LoadedModel> {
+  context.notes.model = name;
+  return engineCallAsync(() => pool.get(name));
+}
+
+/** Generates for a request, stopped early if the client goes away; notes token counts for the log. */
+export async function generate(model: LoadedModel, request: GenerateRequest, context: RequestContext): Promise<GenerateResult> {
+  const result = await engineCallAsync(() => model.generate({ ...request, signal: context.signal }));
+  context.notes.tokens = `${result.promptTokens}+${result.completionTokens}`;
+  return result;
+}
