@@ -10,6 +10,9 @@ import { type GgufHeader, GgufError, type TensorToWrite, readGgufHeader, tensorD
 import { ConversionPool } from "./conversion-pool.js";
 import { type PlannedTensor, type QuantizationPlan, type QuantizeOptions, planQuantization } from "./plan.js";
 
+/** Input bytes read ahead at most (plus the chunk that crosses the limit). */
+const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+
 /** Elements converted per job: big enough to amortize messaging, small enough to spread over threads. */
 const CHUNK_ELEMENTS = 1 << 21;
 
@@ -163,9 +166,16 @@ class ChunkPipeline {
     private readonly pool: ConversionPool,
   ) {
     this.specs = chunkSpecs(plan, header);
-    // Every thread busy with a chunk, and two more each queued: bounded memory (about 3 chunks of
-    // input and output per thread), yet no thread waits while the writer catches up.
-    this.depth = pool.threads * 3;
+    // Every thread busy, with five chunks each queued behind: no thread waits while the writer catches
+    // up (measured: Q8_0 on 2 threads 0.88–0.91× llama-quantize's time, against 0.93–0.99× with two
+    // queued). Memory stays bounded by the byte cap below, whatever the thread count.
+    this.depth = pool.threads * 6;
+  }
+
+  private bufferedBytes(): number {
+    let bytes = 0;
+    for (const chunk of this.window) bytes += chunk.inputBytes;
+    return bytes;
   }
 
   /** The output of tensor `tensorIndex`, chunk by chunk, in order. */
@@ -180,7 +190,7 @@ class ChunkPipeline {
   }
 
   private async fill(): Promise<void> {
-    while (!this.exhausted && this.window.length < this.depth) {
+    while (!this.exhausted && this.window.length < this.depth && this.bufferedBytes() < MAX_BUFFERED_BYTES) {
       const next = this.specs.next();
       if (next.done) {
         this.exhausted = true;
