@@ -43,10 +43,15 @@ export async function engineCallAsync<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The loaded model a request names (loading it on first use); 404 when it is not served. */
-export function modelFor(pool: ModelPool, name: string, context: RequestContext): Promise<LoadedModel> {
+/**
+ * Runs a request's work with the model it names (loaded on first use, kept loaded while the work
+ * runs, then for `keepAliveMs`); 404 when the name is not served.
+ */
+export function withModel<T>(pool: ModelPool, name: string, context: RequestContext, work: (model: LoadedModel) => Promise<T>, keepAliveMs?: number): Promise<T> {
   context.notes.model = name;
-  return engineCallAsync(() => pool.get(name));
+  return pool.use(name, (model) => work(model), keepAliveMs).catch((error: unknown) => {
+    throw toApiError(error);
+  });
 }
 
 /** Generates for a request, stopped early if the client goes away; notes token counts for the log. */

@@ -3,46 +3,69 @@ import { LoadedModel, type LoadOptions, modelNameOf } from "../engine/index.js";
 import { isSynthetic, readGgufHeader } from "../gguf/index.js";
 import { modelNotFound } from "./api-error.js";
 
-/** A model the server offers, whether or not it is loaded yet. */
+/** A model the server offers, whether or not it is loaded. Several names may share one file. */
 export interface ServedModel {
-  /** The name clients ask for: the file name without `.gguf`. */
+  /** The name clients ask for: the file name without `.gguf`, or a copy's name. */
   readonly name: string;
   readonly path: string;
   /** Seconds since the epoch: the file's modification time. */
   readonly created: number;
   /** Made by `slmkit synth`: its output is gibberish. */
   readonly randomWeights: boolean;
+  readonly fileSize: number;
 }
 
 /** Reads a model file's header (so a broken file fails at start-up) and names it for clients. */
-export function describeModelFile(path: string): ServedModel {
+export function describeModelFile(path: string, name = modelNameOf(path)): ServedModel {
   const header = readGgufHeader(path);
-  return {
-    name: modelNameOf(path),
-    path,
-    created: Math.floor(statSync(path).mtimeMs / 1000),
-    randomWeights: isSynthetic(header),
-  };
+  const stats = statSync(path);
+  return { name, path, created: Math.floor(stats.mtimeMs / 1000), randomWeights: isSynthetic(header), fileSize: stats.size };
+}
+
+/** How long a model stays loaded after a request: milliseconds; 0 unloads at once, Infinity never. */
+export type KeepAlive = number;
+
+export const DEFAULT_KEEP_ALIVE_MS = 5 * 60 * 1000;
+
+export interface PoolOptions {
+  /** Idle time before a model is unloaded, unless a request asks for another. */
+  readonly keepAliveMs?: KeepAlive;
+  /** Models kept loaded at once; loading one more unloads the least recently used idle one. */
+  readonly maxLoaded?: number;
+}
+
+/** A model file in memory, shared by every name that points at it. */
+interface Resident {
+  readonly path: string;
+  readonly loading: Promise<LoadedModel>;
+  model?: LoadedModel;
+  /** Requests using it right now: it is never unloaded under them. */
+  users: number;
+  lastUsed: number;
+  /** When it will be unloaded if still idle; null: never. */
+  expiresAt: number | null;
+  timer?: NodeJS.Timeout;
 }
 
 /**
- * The models a server offers, loaded on first request. Concurrent first requests share one load.
- * (The memory budget, idle unloading and eviction of the serving-core issue build on this.)
+ * The models a server offers and the ones it holds in memory. A model loads on first use (concurrent
+ * first requests share one load), stays for its keep-alive after the last request, and the least
+ * recently used idle model makes room when `maxLoaded` is reached.
  */
 export class ModelPool {
   private readonly byName = new Map<string, ServedModel>();
-  private readonly loading = new Map<string, Promise<LoadedModel>>();
-  /** Models whose load has finished; a model still loading is in `loading` only. */
-  private readonly ready = new Map<string, LoadedModel>();
+  private readonly residents = new Map<string, Resident>();
+  private readonly keepAliveMs: KeepAlive;
+  private readonly maxLoaded: number;
 
   constructor(
     models: readonly ServedModel[],
     private readonly loadOptions: LoadOptions,
+    options: PoolOptions = {},
   ) {
-    for (const model of models) {
-      if (this.byName.has(model.name)) throw new Error(`two models would both be served as '${model.name}'`);
-      this.byName.set(model.name, model);
-    }
+    for (const model of models) this.add(model);
+    this.keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+    this.maxLoaded = options.maxLoaded ?? Infinity;
   }
 
   list(): ServedModel[] {
@@ -53,37 +76,145 @@ export class ModelPool {
     return this.byName.get(name);
   }
 
-  /** The loaded model, loading it first if needed; 404 for a name that is not served. */
-  get(name: string): Promise<LoadedModel> {
+  /** Offers another model (a created one, say); a name already served is refused. */
+  add(model: ServedModel): void {
+    if (this.byName.has(model.name)) throw new Error(`a model named '${model.name}' is already served`);
+    this.byName.set(model.name, model);
+  }
+
+  /** Serves `source`'s file under a second name as well (Ollama's copy). */
+  alias(source: string, destination: string): ServedModel {
+    const served = this.byName.get(source);
+    if (served === undefined) throw modelNotFound(source);
+    const copy = { ...served, name: destination };
+    this.byName.set(destination, copy);
+    return copy;
+  }
+
+  /** Stops serving a name; its file is unloaded when no other name uses it. The file itself stays. */
+  async remove(name: string): Promise<boolean> {
     const served = this.byName.get(name);
-    if (served === undefined) return Promise.reject(modelNotFound(name));
-    let loaded = this.loading.get(name);
-    if (loaded === undefined) {
-      loaded = LoadedModel.load(served.path, this.loadOptions);
-      this.loading.set(name, loaded);
-      loaded.then(
-        (model) => this.ready.set(name, model),
-        // A failed load is forgotten so that the next request tries again.
-        () => this.loading.delete(name),
-      );
+    if (served === undefined) return false;
+    this.byName.delete(name);
+    if (![...this.byName.values()].some((other) => other.path === served.path)) await this.unloadPath(served.path);
+    return true;
+  }
+
+  /**
+   * Runs `work` with the loaded model (loading it first if needed); the model is not unloaded while
+   * work runs, and stays `keepAliveMs` after (this request's value, or the pool's default).
+   */
+  async use<T>(name: string, work: (model: LoadedModel) => Promise<T>, keepAliveMs?: KeepAlive): Promise<T> {
+    const resident = this.resident(name);
+    resident.users++;
+    this.cancelExpiry(resident);
+    try {
+      const model = await resident.loading;
+      return await work(model);
+    } finally {
+      resident.users--;
+      resident.lastUsed = Date.now();
+      this.scheduleExpiry(resident, keepAliveMs ?? this.keepAliveMs);
     }
-    return loaded;
+  }
+
+  /** The loaded model, loading it if needed (counts as a use with the default keep-alive). */
+  get(name: string): Promise<LoadedModel> {
+    return this.use(name, async (model) => model);
+  }
+
+  /** Loads a model without generating (Ollama's empty prompt), keeping it `keepAliveMs`. */
+  async load(name: string, keepAliveMs?: KeepAlive): Promise<void> {
+    await this.use(name, async () => undefined, keepAliveMs);
+  }
+
+  /** Unloads a name's model now if no request is using it (Ollama's keep_alive 0). */
+  async unload(name: string): Promise<void> {
+    const served = this.byName.get(name);
+    if (served === undefined) throw modelNotFound(name);
+    await this.unloadPath(served.path);
   }
 
   /** The model if its load has finished, without waiting for one in progress. */
   loadedModel(name: string): LoadedModel | undefined {
-    return this.ready.get(name);
+    const served = this.byName.get(name);
+    return served === undefined ? undefined : this.residents.get(served.path)?.model;
   }
 
-  /** True while the model's first load is in progress. */
+  /** True while the model's load is in progress. */
   isLoading(name: string): boolean {
-    return this.loading.has(name) && !this.ready.has(name);
+    const served = this.byName.get(name);
+    const resident = served === undefined ? undefined : this.residents.get(served.path);
+    return resident !== undefined && resident.model === undefined;
+  }
+
+  /** What is in memory now, one entry per served name whose model is loaded. */
+  running(): Array<{ served: ServedModel; model: LoadedModel; expiresAt: Date | null; busy: boolean }> {
+    return this.list().flatMap((served) => {
+      const resident = this.residents.get(served.path);
+      if (resident?.model === undefined) return [];
+      return [{ served, model: resident.model, expiresAt: resident.expiresAt === null ? null : new Date(resident.expiresAt), busy: resident.users > 0 }];
+    });
   }
 
   async close(): Promise<void> {
-    const settled = await Promise.allSettled(this.loading.values());
-    this.loading.clear();
-    this.ready.clear();
-    await Promise.all(settled.map((result) => (result.status === "fulfilled" ? result.value.dispose() : Promise.resolve())));
+    await Promise.all([...this.residents.keys()].map((path) => this.unloadPath(path, true)));
+  }
+
+  private resident(name: string): Resident {
+    const served = this.byName.get(name);
+    if (served === undefined) throw modelNotFound(name);
+    const existing = this.residents.get(served.path);
+    if (existing) return existing;
+    this.makeRoom();
+    const loading = LoadedModel.load(served.path, this.loadOptions);
+    const resident: Resident = { path: served.path, loading, users: 0, lastUsed: Date.now(), expiresAt: null };
+    this.residents.set(served.path, resident);
+    loading.then(
+      (model) => (resident.model = model),
+      // A failed load is forgotten so that the next request tries again.
+      () => this.residents.get(served.path) === resident && this.residents.delete(served.path),
+    );
+    return resident;
+  }
+
+  /** Unloads least recently used idle models until one more fits under maxLoaded. */
+  private makeRoom(): void {
+    while (this.residents.size >= this.maxLoaded) {
+      const idle = [...this.residents.values()].filter((resident) => resident.users === 0 && resident.model !== undefined);
+      if (idle.length === 0) return; // everything is busy: load anyway rather than fail the request
+      idle.sort((a, b) => a.lastUsed - b.lastUsed);
+      void this.unloadPath(idle[0]!.path);
+    }
+  }
+
+  private scheduleExpiry(resident: Resident, keepAliveMs: KeepAlive): void {
+    if (resident.users > 0) return;
+    if (keepAliveMs === Infinity) {
+      resident.expiresAt = null;
+      return;
+    }
+    if (keepAliveMs <= 0) {
+      void this.unloadPath(resident.path);
+      return;
+    }
+    resident.expiresAt = Date.now() + keepAliveMs;
+    resident.timer = setTimeout(() => void this.unloadPath(resident.path), keepAliveMs);
+    resident.timer.unref();
+  }
+
+  private cancelExpiry(resident: Resident): void {
+    if (resident.timer) clearTimeout(resident.timer);
+    resident.timer = undefined;
+    resident.expiresAt = null;
+  }
+
+  private async unloadPath(path: string, evenIfBusy = false): Promise<void> {
+    const resident = this.residents.get(path);
+    if (resident === undefined || (resident.users > 0 && !evenIfBusy)) return;
+    this.residents.delete(path);
+    this.cancelExpiry(resident);
+    const model = await resident.loading.catch(() => undefined);
+    await model?.dispose();
   }
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { ChatMessage, GenerateRequest, GenerateResult } from "../engine/index.js";
+import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel } from "../engine/index.js";
 import { ApiError, modelNotFound } from "./api-error.js";
-import { engineCall, generate, modelFor } from "./generation.js";
+import { engineCall, generate, withModel } from "./generation.js";
 import { type RequestContext, type Route, sendJson } from "./http.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import {
@@ -78,7 +78,10 @@ function toChatMessages(body: ChatCompletionRequest): ChatMessage[] {
 
 async function chatCompletion(context: RequestContext, pool: ModelPool): Promise<void> {
   const body = parseRequest(chatCompletionRequest, await context.json());
-  const model = await modelFor(pool, body.model, context);
+  await withModel(pool, body.model, context, (model) => answerChat(context, body, model));
+}
+
+async function answerChat(context: RequestContext, body: ChatCompletionRequest, model: LoadedModel): Promise<void> {
   const settings = generationSettings(body, body.max_completion_tokens ?? body.max_tokens);
   const chat = engineCall(() => model.promptFromChat(toChatMessages(body)));
   const request = { ...settings, prompt: chat.tokens, stop: [...(settings.stop ?? []), ...chat.stop] };
@@ -107,7 +110,10 @@ async function chatCompletion(context: RequestContext, pool: ModelPool): Promise
 
 async function textCompletion(context: RequestContext, pool: ModelPool): Promise<void> {
   const body = parseRequest(completionRequest, await context.json());
-  const model = await modelFor(pool, body.model, context);
+  await withModel(pool, body.model, context, (model) => answerCompletion(context, body, model));
+}
+
+async function answerCompletion(context: RequestContext, body: CompletionRequest, model: LoadedModel): Promise<void> {
   const text = typeof body.prompt === "string" ? body.prompt : body.prompt[0]!;
   const request = { ...generationSettings(body, body.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS), prompt: model.promptFromText(text) };
   engineCall(() => model.check(request));

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { LoadOptions } from "../engine/index.js";
 import { ApiError } from "./api-error.js";
 import { type RequestContext, type Route, Router, parseJson, readBody, sendJson } from "./http.js";
-import { ModelPool, type ServedModel } from "./model-pool.js";
+import { ModelPool, type PoolOptions, type ServedModel } from "./model-pool.js";
 import { openAiRoutes } from "./openai-routes.js";
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -17,6 +17,8 @@ export interface ServerOptions {
   readonly port?: number;
   readonly models: readonly ServedModel[];
   readonly load?: LoadOptions;
+  /** Keep-alive and how many models stay loaded at once. */
+  readonly pool?: PoolOptions;
   readonly maxBodyBytes?: number;
   /** Receives one line per request; silent when not given. */
   readonly log?: (line: string) => void;
@@ -31,7 +33,7 @@ export interface RunningServer {
 
 /** Starts the HTTP server; resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const pool = new ModelPool(options.models, options.load ?? {});
+  const pool = new ModelPool(options.models, options.load ?? {}, options.pool);
   const routes: Route[] = [
     {
       method: "GET",

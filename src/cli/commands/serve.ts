@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, type RunningServer, type ServedModel, describeModelFile, startServer } from "../../server/index.js";
+import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, parseKeepAlive, type RunningServer, type ServedModel, describeModelFile, startServer } from "../../server/index.js";
 import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { withInterruptHandler } from "../interrupt.js";
@@ -17,6 +17,8 @@ export const serveCommand: Command = {
     { name: "host", kind: "string", description: "address to listen on (default 127.0.0.1)" },
     { name: "port", short: "p", kind: "integer", description: `port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)`, min: 0, max: 65535 },
     { name: "parallel", kind: "integer", description: "requests served at once per model (default 1; more wait their turn)", min: 1, max: 256 },
+    { name: "keep-alive", kind: "string", valueName: "DURATION", description: "how long a model stays loaded after its last request: 30s, 5m, 1h; -1 for ever, 0 unloads at once (default 5m)" },
+    { name: "max-loaded", kind: "integer", description: "models kept loaded at once; one more unloads the least recently used idle one (default: no limit)", min: 1, max: 1024 },
     { name: "max-body", kind: "integer", description: `largest request body in bytes (default ${DEFAULT_MAX_BODY_BYTES})`, min: 1024 },
     { name: "quiet", short: "q", kind: "boolean", description: "do not log requests" },
     ...ENGINE_OPTIONS,
@@ -27,7 +29,7 @@ export const serveCommand: Command = {
     if (isIP(host) === 0 && host !== "localhost") throw new UsageError(`--host must be an IP address or localhost (got '${host}')`);
     const port = (values.port as number | undefined) ?? portFromEnvironment();
     const paths = positionals.length > 0 ? [...positionals] : [await ensureDemoModel()];
-    const models: ServedModel[] = paths.map(describeModelFile);
+    const models: ServedModel[] = paths.map((path) => describeModelFile(path));
     const names = new Map<string, string>();
     for (const model of models) {
       const other = names.get(model.name);
@@ -35,11 +37,15 @@ export const serveCommand: Command = {
       names.set(model.name, model.path);
     }
     const quiet = values.quiet === true;
+    const keepAliveText = values["keep-alive"] as string | undefined;
+    const keepAliveMs = keepAliveText === undefined ? undefined : parseKeepAlive(keepAliveText);
+    if (keepAliveText !== undefined && keepAliveMs === undefined) throw new UsageError(`--keep-alive takes a duration such as 30s, 5m or -1 (got '${keepAliveText}')`);
     const server = await startServer({
       host,
       port,
       models,
       maxBodyBytes: values["max-body"] as number | undefined,
+      pool: { keepAliveMs, maxLoaded: values["max-loaded"] as number | undefined },
       load: {
         contextSize: values.ctx as number | undefined,
         threads: values.threads as number | undefined,
