@@ -126,6 +126,53 @@ describe("OpenAI API through the official client", () => {
     assert.equal(stopped.choices[0]!.finish_reason, "stop");
   });
 
+  it("embeds text through /v1/embeddings: unit vectors, exact usage, base64 on request", async () => {
+    const single = await client.embeddings.create({ model: "tiny-qwen3", input: "Hello world" });
+    assert.equal(single.data.length, 1);
+    const vector = single.data[0]!.embedding;
+    assert.equal(vector.length, 64);
+    assert.ok(Math.abs(Math.hypot(...vector) - 1) < 1e-5);
+    assert.equal(single.usage.prompt_tokens, await countTokens(qwenPath, "Hello world", { special: false, bos: false }));
+    const batch = await client.embeddings.create({ model: "tiny-qwen3", input: ["Hello world", "Good night"] });
+    assert.deepEqual(batch.data.map((item) => item.index), [0, 1]);
+    assert.deepEqual(batch.data[0]!.embedding, vector);
+    // The official client asks for base64 by default when none is given and decodes it itself.
+    const raw = await fetch(`${server.url}/v1/embeddings`, { method: "POST", body: JSON.stringify({ model: "tiny-qwen3", input: "Hello world", encoding_format: "base64" }) });
+    const encoded = ((await raw.json()) as { data: Array<{ embedding: string }> }).data[0]!.embedding;
+    const decoded = Array.from(new Float32Array(Uint8Array.from(Buffer.from(encoded, "base64")).buffer));
+    decoded.forEach((value, index) => assert.ok(Math.abs(value - vector[index]!) < 1e-6));
+  });
+
+  it("enforces response_format: json_object and json_schema", async () => {
+    const schema = { type: "object", properties: { ok: { type: "boolean" }, level: { enum: ["low", "high"] } }, required: ["ok", "level"], additionalProperties: false };
+    const reply = await client.chat.completions.create({
+      model: "tiny-qwen3",
+      messages: [{ role: "user", content: "Status?" }],
+      max_tokens: 100,
+      seed: 2,
+      response_format: { type: "json_schema", json_schema: { name: "status", schema, strict: true } },
+    });
+    const parsed = JSON.parse(reply.choices[0]!.message.content!) as { ok: unknown; level: unknown };
+    assert.equal(typeof parsed.ok, "boolean");
+    assert.ok(["low", "high"].includes(parsed.level as string));
+    const object = await client.chat.completions.create({ model: "tiny-qwen3", messages: [{ role: "user", content: "Data?" }], max_tokens: 20, seed: 1, response_format: { type: "json_object" } });
+    assert.match(object.choices[0]!.message.content!, /^\s*\{/);
+    await assert.rejects(
+      client.chat.completions.create({ model: "tiny-qwen3", messages: [{ role: "user", content: "x" }], response_format: { type: "json_schema", json_schema: { name: "s", schema: { type: "string", pattern: "^a+$" } } } }),
+      (error: unknown) => error instanceof OpenAI.BadRequestError && /pattern cannot be enforced/.test(error.message),
+    );
+  });
+
+  it("applies logit_bias and the presence/frequency penalties", async () => {
+    const forced = 300; // a token id of the synthetic vocabulary
+    const biased = await client.completions.create({ model: "tiny-llama", prompt: "The cat", max_tokens: 4, temperature: 0, ignore_eos: true, logit_bias: { [forced]: 100 } } as OpenAI.CompletionCreateParamsNonStreaming);
+    const plain = await client.completions.create({ model: "tiny-llama", prompt: "The cat", max_tokens: 4, temperature: 0, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.notEqual(biased.choices[0]!.text, plain.choices[0]!.text);
+    const penalized = await client.completions.create({ model: "tiny-llama", prompt: "the the the the", max_tokens: 30, temperature: 0, ignore_eos: true, presence_penalty: 1.5, frequency_penalty: 1.5 } as OpenAI.CompletionCreateParamsNonStreaming);
+    const unpenalized = await client.completions.create({ model: "tiny-llama", prompt: "the the the the", max_tokens: 30, temperature: 0, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.notEqual(penalized.choices[0]!.text, unpenalized.choices[0]!.text);
+  });
+
   it("reports errors in OpenAI's shape, which the client turns into typed errors", async () => {
     await assert.rejects(client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }), (error: unknown) => {
       assert.ok(error instanceof OpenAI.NotFoundError);
@@ -171,6 +218,13 @@ const HOSTILE: Hostile[] = [
   { name: "an empty stop string", body: chat({ stop: "" }), status: 400 },
   { name: "n = 2", body: chat({ n: 2 }), status: 400, code: "unsupported_parameter" },
   { name: "tools (not yet supported)", body: chat({ tools: [{ type: "function", function: { name: "f" } }] }), status: 400, code: "unsupported_parameter" },
+  { name: "a presence penalty out of range", body: chat({ presence_penalty: 5 }), status: 400 },
+  { name: "a logit_bias key that is not a token id", body: chat({ logit_bias: { hello: 5 } }), status: 400 },
+  { name: "a logit_bias token outside the vocabulary", body: chat({ logit_bias: { "99999999": 5 } }), status: 400 },
+  { name: "a response_format of an unknown type", body: chat({ response_format: { type: "xml" } }), status: 400 },
+  { name: "a json_schema that cannot be enforced", body: chat({ response_format: { type: "json_schema", json_schema: { name: "n", schema: { type: "integer", minimum: 3 } } } }), status: 400 },
+  { name: "embeddings without input", path: "/v1/embeddings", body: JSON.stringify({ model: "tiny-llama" }), status: 400 },
+  { name: "embeddings of an empty string", path: "/v1/embeddings", body: JSON.stringify({ model: "tiny-llama", input: "" }), status: 400 },
   { name: "a prompt longer than the context", body: chat({ messages: [{ role: "user", content: "the cat ".repeat(600) }] }), status: 400, code: "context_length_exceeded" },
   { name: "a 10 MB body", body: Buffer.alloc(10 * 1024 * 1024, 0x20), status: 413, code: "request_too_large" },
   { name: "completions without a prompt", path: "/v1/completions", body: JSON.stringify({ model: "tiny-llama" }), status: 400 },

@@ -146,3 +146,53 @@ describe("engine", () => {
     assert.ok(result.completionTokens < 20, `stopped early: ${result.completionTokens} tokens`);
   });
 });
+
+describe("engine constraints and embeddings", () => {
+  it("enforces JSON output with a grammar, and a JSON schema", async () => {
+    const json = await qwen.generate({ prompt: qwen.promptFromText("Data:"), maxTokens: 40, grammar: { kind: "json" }, sampling: { temperature: 0.8, seed: 3 } });
+    assert.match(json.text, /^\s*\{/, "a JSON object begins");
+    if (json.finishReason === "stop") assert.equal(typeof JSON.parse(json.text), "object");
+    const schema = { type: "object", properties: { ok: { type: "boolean" }, level: { enum: ["low", "high"] } }, required: ["ok", "level"] } as const;
+    for (const seed of [1, 2, 3]) {
+      const shaped = await qwen.generate({ prompt: qwen.promptFromText("Person:"), maxTokens: 100, grammar: { kind: "json_schema", schema }, sampling: { temperature: 1, seed } });
+      assert.equal(shaped.finishReason, "stop", `seed ${seed}: ${shaped.text}`);
+      const parsed = JSON.parse(shaped.text) as { ok: unknown; level: unknown };
+      assert.equal(typeof parsed.ok, "boolean");
+      assert.ok(parsed.level === "low" || parsed.level === "high");
+    }
+    await assert.rejects(qwen.prepare({ prompt: qwen.promptFromText("x"), grammar: { kind: "json_schema", schema: { type: "no-such-type" } } }), EngineError);
+  });
+
+  it("applies logit biases: a banned token never appears, a forced one always", async () => {
+    const prompt = llama.promptFromText("The cat");
+    const free = await llama.generate({ prompt, maxTokens: 20, ignoreEos: true, sampling: { temperature: 0 } });
+    const favourite = free.outputTokens[0]!;
+    const banned = await llama.generate({ prompt, maxTokens: 20, ignoreEos: true, sampling: { temperature: 0 }, tokenBias: new Map([[favourite, -100]]) });
+    assert.ok(!banned.outputTokens.includes(favourite), "the banned token is never generated");
+    const forcedToken = llama.tokenize(" mat")[0]!;
+    const forced = await llama.generate({ prompt, maxTokens: 5, ignoreEos: true, sampling: { temperature: 0.8, seed: 1 }, tokenBias: new Map([[forcedToken, 100]]) });
+    assert.deepEqual(forced.outputTokens, new Array(5).fill(forcedToken));
+    await assert.rejects(llama.generate({ prompt, tokenBias: new Map([[10_000_000, 1]]) }), /not in the model's vocabulary/);
+  });
+
+  it("penalizes repetition when asked, and not otherwise", async () => {
+    const prompt = llama.promptFromText("the the the the");
+    const plain = await llama.generate({ prompt, maxTokens: 30, ignoreEos: true, sampling: { temperature: 0 } });
+    const penalized = await llama.generate({ prompt, maxTokens: 30, ignoreEos: true, sampling: { temperature: 0 }, penalties: { repeat: 1.5, frequency: 1, presence: 1 } });
+    const unchanged = await llama.generate({ prompt, maxTokens: 30, ignoreEos: true, sampling: { temperature: 0 }, penalties: { repeat: 1, frequency: 0, presence: 0 } });
+    assert.notEqual(penalized.text, plain.text);
+    assert.equal(unchanged.text, plain.text);
+    await assert.rejects(llama.generate({ prompt, penalties: { presence: 5 } }), /presence penalty/);
+  });
+
+  it("embeds texts: one vector per text, deterministic, unit length when normalized", async () => {
+    const { vectors, promptTokens } = await qwen.embed(["Hello world", "Something else entirely", "Hello world"], { normalize: true });
+    assert.equal(vectors.length, 3);
+    assert.equal(vectors[0]!.length, 64, "the model's width");
+    assert.deepEqual(vectors[0], vectors[2]);
+    assert.notDeepEqual(vectors[0], vectors[1]);
+    assert.ok(Math.abs(Math.hypot(...vectors[1]!) - 1) < 1e-6);
+    assert.equal(promptTokens, ["Hello world", "Something else entirely", "Hello world"].reduce((sum, text) => sum + qwen.tokenize(text).length, 0));
+    await assert.rejects(qwen.embed([""]), /empty/);
+  });
+});

@@ -1,5 +1,6 @@
 // The engine stage: loading GGUF models into llama.cpp (through node-llama-cpp) and generating text.
 export { type ChatMessage, type ChatRole, ChatTemplate } from "./chat-template.js";
+export { type OutputGrammar, type Penalties } from "./constraints.js";
 export { EngineError, type EngineErrorCode } from "./errors.js";
 export {
   DEFAULT_CONTEXT_SIZE,

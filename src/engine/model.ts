@@ -1,7 +1,17 @@
 import { basename } from "node:path";
-import type { LlamaContext, LlamaContextSequence, LlamaModel, Token, TokenBias } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel, Token, TokenBias } from "node-llama-cpp";
 import { readGgufHeader, summarizeModel } from "../gguf/index.js";
 import { type ChatMessage, ChatTemplate } from "./chat-template.js";
+import {
+  type OutputGrammar,
+  type Penalties,
+  SCHEMA_GRAMMAR_END,
+  checkPenalties,
+  checkTokenBias,
+  compileGrammar,
+  penaltiesOff,
+  repeatPenaltyOption,
+} from "./constraints.js";
 import { EngineError } from "./errors.js";
 import { OutputText } from "./output-text.js";
 import { type Backend, getRuntime } from "./runtime.js";
@@ -30,6 +40,11 @@ export interface GenerateRequest {
   readonly stop?: readonly string[];
   /** Never end on an end-of-generation token (for benchmarks: always generate maxTokens). */
   readonly ignoreEos?: boolean;
+  /** Output that must parse as JSON (or match a JSON schema), enforced token by token. */
+  readonly grammar?: OutputGrammar;
+  readonly penalties?: Penalties;
+  /** Added to the logits of these tokens (OpenAI's logit_bias: -100 bans, +100 forces). */
+  readonly tokenBias?: ReadonlyMap<number, number>;
   readonly signal?: AbortSignal;
   /** Called with each piece of text as soon as it is final. */
   readonly onText?: (text: string) => void;
@@ -44,6 +59,8 @@ export interface GenerateResult {
   /** Prompt tokens whose evaluation was reused from the previous request on the same sequence. */
   readonly reusedPromptTokens: number;
   readonly completionTokens: number;
+  /** The generated tokens (end-of-generation token excluded). */
+  readonly outputTokens: readonly Token[];
   /** From the request to the first generated token. */
   readonly promptMs: number;
   /** From the first generated token to the end. */
@@ -67,9 +84,13 @@ export class LoadedModel {
   readonly chatTemplate: ChatTemplate;
   private readonly sequences: SequencePool;
   private endOfGenerationTokens: Token[] | undefined;
+  private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
+  /** Embedding requests run one at a time on the embedding context. */
+  private embeddingQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly path: string,
+    private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     readonly parallel: number,
@@ -107,7 +128,7 @@ export class LoadedModel {
       await model.dispose();
       throw new EngineError("LOAD_FAILED", `could not create a context of ${contextSize} tokens × ${parallel} for ${path}: ${firstLine(error)}`);
     }
-    return new LoadedModel(path, model, context, parallel);
+    return new LoadedModel(path, llama, model, context, parallel);
   }
 
   /** Sequences generating right now (at most `parallel`). */
@@ -170,7 +191,10 @@ export class LoadedModel {
    * streamed response.
    */
   check(request: GenerateRequest): void {
-    const problem = checkSampling(request.sampling ?? {});
+    const problem =
+      checkSampling(request.sampling ?? {}) ??
+      checkPenalties(request.penalties) ??
+      (request.tokenBias?.size ? checkTokenBias(request.tokenBias, this.vocabularySize) : undefined);
     if (problem !== undefined) throw new EngineError("BAD_OPTION", problem);
     if (request.prompt.length === 0) throw new EngineError("BAD_OPTION", "the prompt is empty");
     if (request.prompt.length >= this.contextSize) {
@@ -181,9 +205,29 @@ export class LoadedModel {
     }
   }
 
+  /**
+   * check(), plus what needs a moment: compiling the request's grammar (a JSON schema the grammar
+   * compiler cannot handle is a BAD_OPTION). Call it before committing to a streamed response.
+   */
+  async prepare(request: GenerateRequest): Promise<void> {
+    this.check(request);
+    if (request.grammar) await compileGrammar(this.llama, request.grammar);
+  }
+
+  private cachedVocabularySize: number | undefined;
+
+  /** Tokens in the model's vocabulary (read from the file's header on first use). */
+  get vocabularySize(): number {
+    this.cachedVocabularySize ??= summarizeModel(readGgufHeader(this.path)).vocabularySize ?? 0;
+    return this.cachedVocabularySize;
+  }
+
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     const started = performance.now();
+    // Synchronous unless a grammar must be compiled: a request takes its sequence (or its place in
+    // the queue) in the same tick it is made.
     this.check(request);
+    if (request.grammar) await compileGrammar(this.llama, request.grammar);
     const prompt = request.prompt;
     const limit = this.contextSize - prompt.length;
     const maxTokens = Math.min(request.maxTokens ?? limit, limit);
@@ -205,21 +249,27 @@ export class LoadedModel {
     meta: { started: number; reused: number },
   ): Promise<GenerateResult> {
     const sampling = { ...DEFAULT_SAMPLING, ...request.sampling };
-    const output = new OutputText(this.model, request.prompt, request.stop ?? []);
+    const stop = request.grammar?.kind === "json_schema" ? [...(request.stop ?? []), SCHEMA_GRAMMAR_END] : (request.stop ?? []);
+    const output = new OutputText(this.model, request.prompt, stop);
     let finishReason: FinishReason = "length";
     let completionTokens = 0;
     let firstTokenAt: number | undefined;
     const emit = (text: string): void => {
       if (text.length > 0) request.onText?.(text);
     };
+    const generated: Token[] = [];
     if (maxTokens > 0 && !request.signal?.aborted) {
+      const { LlamaGrammarEvaluationState } = await import("node-llama-cpp");
+      const grammar = request.grammar ? await compileGrammar(this.llama, request.grammar) : undefined;
       const tokens = sequence.evaluate([...input], {
         temperature: sampling.temperature,
         topK: sampling.topK,
         topP: sampling.topP,
         minP: sampling.minP,
         seed: sampling.seed,
-        tokenBias: request.ignoreEos ? await this.forbidEndOfGeneration() : undefined,
+        tokenBias: await this.tokenBias(request),
+        grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
+        repeatPenalty: penaltiesOff(request.penalties) ? undefined : repeatPenaltyOption(request.penalties!, () => [...request.prompt, ...generated]),
         yieldEogToken: true,
       });
       for await (const token of tokens) {
@@ -229,6 +279,7 @@ export class LoadedModel {
           break;
         }
         completionTokens++;
+        generated.push(token);
         emit(output.push(token));
         if (output.hitStop) {
           finishReason = "stop";
@@ -251,6 +302,7 @@ export class LoadedModel {
       promptTokens: request.prompt.length,
       reusedPromptTokens: meta.reused,
       completionTokens,
+      outputTokens: generated,
       promptMs: (firstTokenAt ?? ended) - meta.started,
       generationMs: ended - (firstTokenAt ?? ended),
     };
@@ -267,25 +319,62 @@ export class LoadedModel {
     return common;
   }
 
-  private async forbidEndOfGeneration(): Promise<TokenBias> {
+  /** The request's logit biases, with end-of-generation tokens banned under ignoreEos; undefined if none. */
+  private async tokenBias(request: GenerateRequest): Promise<TokenBias | undefined> {
+    if (!request.ignoreEos && (request.tokenBias === undefined || request.tokenBias.size === 0)) return undefined;
     const { TokenBias } = await import("node-llama-cpp");
-    this.endOfGenerationTokens ??= findEndOfGenerationTokens(this.model, this.path);
     const bias = new TokenBias(this.model.tokenizer);
-    for (const token of this.endOfGenerationTokens) bias.set(token, "never");
+    for (const [token, value] of request.tokenBias ?? []) bias.set(token as Token, value <= -100 ? "never" : { logit: value });
+    if (request.ignoreEos) {
+      this.endOfGenerationTokens ??= findEndOfGenerationTokens(this.model, this.vocabularySize);
+      for (const token of this.endOfGenerationTokens) bias.set(token, "never");
+    }
     return bias;
+  }
+
+  /**
+   * Embedding vectors of texts (one per text), from a separate embedding context made on first use,
+   * and the tokens read. `normalize` scales each vector to length 1, as OpenAI's and Ollama's
+   * /api/embed answers are.
+   */
+  async embed(texts: readonly string[], options: { normalize?: boolean } = {}): Promise<{ vectors: number[][]; promptTokens: number }> {
+    this.embeddingContext ??= this.model.createEmbeddingContext({ contextSize: Math.min(this.contextSize, this.trainContextSize), threads: this.context.idealThreads });
+    const run = async (): Promise<{ vectors: number[][]; promptTokens: number }> => {
+      const context = await this.embeddingContext!;
+      const vectors: number[][] = [];
+      let promptTokens = 0;
+      for (const text of texts) {
+        const tokens = this.model.tokenize(text, false);
+        if (tokens.length === 0) throw new EngineError("BAD_OPTION", "an input to embed is empty");
+        if (tokens.length > this.contextSize) {
+          throw new EngineError("PROMPT_TOO_LONG", `an input to embed is ${tokens.length} tokens but the context holds ${this.contextSize}`);
+        }
+        promptTokens += tokens.length;
+        const vector = [...(await context.getEmbeddingFor(tokens)).vector];
+        if (options.normalize) {
+          const length = Math.hypot(...vector);
+          if (length > 0) for (let i = 0; i < vector.length; i++) vector[i]! /= length;
+        }
+        vectors.push(vector);
+      }
+      return { vectors, promptTokens };
+    };
+    const result = this.embeddingQueue.then(run, run);
+    this.embeddingQueue = result.catch(() => undefined);
+    return result;
   }
 
   async dispose(): Promise<void> {
     this.sequences.close();
+    await (await this.embeddingContext?.catch(() => undefined))?.dispose();
     await this.context.dispose();
     await this.model.dispose();
   }
 }
 
 /** Every token llama.cpp treats as end of generation (EOS, EOT, <|im_end|> ...). */
-function findEndOfGenerationTokens(model: LlamaModel, path: string): Token[] {
+function findEndOfGenerationTokens(model: LlamaModel, vocabularySize: number): Token[] {
   const found: Token[] = [];
-  const vocabularySize = summarizeModel(readGgufHeader(path)).vocabularySize ?? 0;
   for (let token = 0; token < vocabularySize; token++) {
     if (model.isEogToken(token as Token)) found.push(token as Token);
   }

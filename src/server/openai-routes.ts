@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel } from "../engine/index.js";
+import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar } from "../engine/index.js";
 import { ApiError, modelNotFound } from "./api-error.js";
-import { engineCall, generate, withModel } from "./generation.js";
+import { engineCall, engineCallAsync, generate, withModel } from "./generation.js";
 import { type RequestContext, type Route, sendJson } from "./http.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import {
@@ -12,6 +12,7 @@ import {
   type OpenAiFinishReason,
   chatCompletionRequest,
   completionRequest,
+  embeddingRequest,
   parseRequest,
   usage,
 } from "./openai-wire.js";
@@ -23,6 +24,7 @@ export function openAiRoutes(pool: ModelPool): Route[] {
     { method: "GET", path: "/v1/models/:id", handle: async (context) => showModel(context, pool) },
     { method: "POST", path: "/v1/chat/completions", handle: (context) => chatCompletion(context, pool) },
     { method: "POST", path: "/v1/completions", handle: (context) => textCompletion(context, pool) },
+    { method: "POST", path: "/v1/embeddings", handle: (context) => embeddings(context, pool) },
   ];
 }
 
@@ -54,10 +56,13 @@ function showModel(context: RequestContext, pool: ModelPool): void {
 /** Sampling, length and stop settings common to both completion routes. */
 function generationSettings(body: ChatCompletionRequest | CompletionRequest, maxTokens: number | null | undefined): Omit<GenerateRequest, "prompt"> {
   const stop = body.stop === undefined || body.stop === null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
+  const bias = body.logit_bias ? new Map(Object.entries(body.logit_bias).map(([token, value]) => [Number(token), value])) : undefined;
   return {
     maxTokens: maxTokens ?? undefined,
     stop,
     ignoreEos: body.ignore_eos ?? false,
+    penalties: { presence: body.presence_penalty ?? 0, frequency: body.frequency_penalty ?? 0, repeat: body.repeat_penalty ?? 1 },
+    ...(bias && { tokenBias: bias }),
     sampling: {
       ...(body.temperature != null && { temperature: body.temperature }),
       ...(body.top_p != null && { topP: body.top_p }),
@@ -84,9 +89,12 @@ async function chatCompletion(context: RequestContext, pool: ModelPool): Promise
 async function answerChat(context: RequestContext, body: ChatCompletionRequest, model: LoadedModel): Promise<void> {
   const settings = generationSettings(body, body.max_completion_tokens ?? body.max_tokens);
   const chat = engineCall(() => model.promptFromChat(toChatMessages(body)));
-  const request = { ...settings, prompt: chat.tokens, stop: [...(settings.stop ?? []), ...chat.stop] };
+  const format = body.response_format;
+  const grammar: OutputGrammar | undefined =
+    format?.type === "json_object" ? { kind: "json" } : format?.type === "json_schema" ? { kind: "json_schema", schema: format.json_schema.schema } : undefined;
+  const request = { ...settings, prompt: chat.tokens, stop: [...(settings.stop ?? []), ...chat.stop], ...(grammar && { grammar }) };
   // Refuse a bad request with its 4xx now: once a stream has started, the status is 200.
-  engineCall(() => model.check(request));
+  await engineCallAsync(() => model.prepare(request));
   const meta = { id: `chatcmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: body.model };
 
   if (!body.stream) {
@@ -116,7 +124,7 @@ async function textCompletion(context: RequestContext, pool: ModelPool): Promise
 async function answerCompletion(context: RequestContext, body: CompletionRequest, model: LoadedModel): Promise<void> {
   const text = typeof body.prompt === "string" ? body.prompt : body.prompt[0]!;
   const request = { ...generationSettings(body, body.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS), prompt: model.promptFromText(text) };
-  engineCall(() => model.check(request));
+  await engineCallAsync(() => model.prepare(request));
   const meta = { id: `cmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: body.model };
 
   if (!body.stream) {
@@ -134,6 +142,23 @@ async function answerCompletion(context: RequestContext, body: CompletionRequest
     const result = await generate(model, { ...request, onText: (piece) => send(chunk([{ index: 0, text: piece, logprobs: null, finish_reason: null }])) }, context);
     send(chunk([{ index: 0, text: "", logprobs: null, finish_reason: finishReason(result) }]));
     if (body.stream_options?.include_usage) send(chunk([], { usage: usage(result.promptTokens, result.completionTokens) }));
+  });
+}
+
+async function embeddings(context: RequestContext, pool: ModelPool): Promise<void> {
+  const body = parseRequest(embeddingRequest, await context.json());
+  const inputs = typeof body.input === "string" ? [body.input] : body.input;
+  await withModel(pool, body.model, context, async (model) => {
+    const { vectors, promptTokens } = await engineCallAsync(() => model.embed(inputs, { normalize: true }));
+    context.notes.tokens = `${promptTokens}+0`;
+    const encode = (vector: number[]): number[] | string =>
+      body.encoding_format === "base64" ? Buffer.from(Float32Array.from(vector).buffer).toString("base64") : vector;
+    sendJson(context.response, 200, {
+      object: "list",
+      data: vectors.map((vector, index) => ({ object: "embedding", index, embedding: encode(vector) })),
+      model: body.model,
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    });
   });
 }
 

@@ -27,16 +27,29 @@ const generationFields = {
   /** llama-server's extension: keep generating past end-of-generation tokens (benchmarks). */
   ignore_eos: z.boolean().nullish(),
   user: z.string().nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  /** llama-server's extension: llama.cpp's multiplicative repeat penalty. */
+  repeat_penalty: z.number().min(0).max(10).nullish(),
+  /** Token id (as a string key, as OpenAI sends it) → bias from -100 (ban) to 100. */
+  logit_bias: z.record(z.string().regex(/^\d+$/, "keys are token ids"), z.number().min(-100).max(100)).nullish(),
 };
 
 /** Fields of OpenAI's API not implemented yet: accepted only at their "off" values. */
 const notYetImplemented = {
-  presence_penalty: z.literal(0).nullish(),
-  frequency_penalty: z.literal(0).nullish(),
   logprobs: z.literal(false).nullish(),
   top_logprobs: z.literal(0).nullish(),
-  logit_bias: z.object({}).strict().nullish(),
 };
+
+/** OpenAI's structured output: plain text, any JSON object, or JSON matching a schema. */
+const responseFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({ name: z.string().max(64), schema: z.record(z.string(), z.unknown()), strict: z.boolean().nullish(), description: z.string().nullish() }),
+  }),
+]);
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 
@@ -51,7 +64,7 @@ export const chatCompletionRequest = z.object({
   ...notYetImplemented,
   messages: z.array(chatMessage).min(1),
   max_completion_tokens: z.number().int().min(1).max(2 ** 31 - 1).nullish(),
-  response_format: z.object({ type: z.literal("text") }).nullish(),
+  response_format: responseFormat.nullish(),
   tools: z.array(z.unknown()).max(0).nullish(),
   tool_choice: z.literal("none").nullish(),
 });
@@ -73,7 +86,7 @@ export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.join(".");
-  const known = Object.keys(notYetImplemented).concat(["tools", "tool_choice", "response_format", "echo", "best_of", "suffix", "n"]);
+  const known = Object.keys(notYetImplemented).concat(["tools", "tool_choice", "echo", "best_of", "suffix", "n"]);
   const topField = String(issue.path[0] ?? "");
   if (known.includes(topField)) {
     throw badRequest(`'${field}' is not supported by this server yet (only its default value is accepted)`, field, "unsupported_parameter");
@@ -93,6 +106,15 @@ export function usage(promptTokens: number, completionTokens: number): Usage {
 }
 
 export type OpenAiFinishReason = "stop" | "length";
+
+export const embeddingRequest = z.object({
+  model: z.string().min(1).max(256),
+  input: z.union([z.string(), z.array(z.string()).min(1).max(2048)]),
+  encoding_format: z.enum(["float", "base64"]).nullish(),
+  dimensions: z.null().optional(),
+  user: z.string().nullish(),
+});
+export type EmbeddingRequest = z.infer<typeof embeddingRequest>;
 
 export interface ModelObject {
   id: string;
