@@ -147,6 +147,21 @@ describe("engine", () => {
   });
 });
 
+describe("engine queue limit", () => {
+  it("refuses a request at once with BUSY when the queue is full", async () => {
+    const model = await LoadedModel.load(join(directory, "llama.gguf"), { contextSize: 256, parallel: 1, maxQueue: 1 });
+    try {
+      const prompt = model.promptFromText("busy");
+      const running = model.generate({ prompt, maxTokens: 20, ignoreEos: true });
+      const queued = model.generate({ prompt, maxTokens: 2, ignoreEos: true });
+      await assert.rejects(model.generate({ prompt, maxTokens: 2 }), (error: unknown) => error instanceof EngineError && error.code === "BUSY");
+      await Promise.all([running, queued]);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
+
 describe("engine constraints and embeddings", () => {
   it("enforces JSON output with a grammar, and a JSON schema", async () => {
     const json = await qwen.generate({ prompt: qwen.promptFromText("Data:"), maxTokens: 40, grammar: { kind: "json" }, sampling: { temperature: 0.8, seed: 3 } });

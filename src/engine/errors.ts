@@ -5,7 +5,8 @@ export type EngineErrorCode =
   | "BAD_OPTION"
   | "TEMPLATE_ERROR"
   | "DISPOSED"
-  | "ABORTED";
+  | "ABORTED"
+  | "BUSY";
 
 /** A failure of the inference engine that the caller (CLI or server) can report as is. */
 export class EngineError extends Error {

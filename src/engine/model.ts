@@ -23,6 +23,8 @@ export interface LoadOptions {
   readonly contextSize?: number;
   /** Sequences decoded side by side, i.e. requests served at once. Default 1. */
   readonly parallel?: number;
+  /** Requests that may wait for a sequence; beyond, generate() fails at once with BUSY. Default: no limit. */
+  readonly maxQueue?: number;
   readonly backend?: Backend;
   /** Layers to offload to the GPU; "auto" fits as many as memory allows. */
   readonly gpuLayers?: "auto" | "max" | number;
@@ -94,11 +96,13 @@ export class LoadedModel {
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     readonly parallel: number,
+    maxQueue?: number,
   ) {
     this.name = modelNameOf(path);
     this.sequences = new SequencePool(
       Array.from({ length: parallel }, () => context.getSequence()),
       this.name,
+      maxQueue,
     );
     const special = (token: Token | null): string => (token === null ? "" : model.detokenize([token], true));
     this.chatTemplate = new ChatTemplate(model.fileInfo.metadata.tokenizer?.chat_template, {
@@ -128,7 +132,7 @@ export class LoadedModel {
       await model.dispose();
       throw new EngineError("LOAD_FAILED", `could not create a context of ${contextSize} tokens × ${parallel} for ${path}: ${firstLine(error)}`);
     }
-    return new LoadedModel(path, llama, model, context, parallel);
+    return new LoadedModel(path, llama, model, context, parallel, options.maxQueue);
   }
 
   /** Sequences generating right now (at most `parallel`). */

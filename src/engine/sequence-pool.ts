@@ -20,6 +20,8 @@ export class SequencePool {
   constructor(
     sequences: readonly LlamaContextSequence[],
     private readonly name: string,
+    /** Requests allowed to wait; one more is refused with BUSY at once. */
+    private readonly maxWaiting = Infinity,
   ) {
     this.free = [...sequences];
   }
@@ -36,6 +38,9 @@ export class SequencePool {
     if (this.closed) return Promise.reject(new EngineError("DISPOSED", `model ${this.name} was unloaded`));
     if (signal?.aborted) return Promise.reject(new EngineError("ABORTED", "the request was cancelled before it started"));
     if (this.free.length > 0) return Promise.resolve(this.takeBestFor(prompt));
+    if (this.waiting.length >= this.maxWaiting) {
+      return Promise.reject(new EngineError("BUSY", `model ${this.name} is busy: ${this.waiting.length} requests are already waiting`));
+    }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { prompt, resolve, reject };
       this.waiting.push(waiter);

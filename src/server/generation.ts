@@ -18,6 +18,7 @@ export function toApiError(error: unknown): unknown {
       return badRequest(error.message);
     case "ABORTED":
       return new ApiError(499, error.message, "invalid_request_error", "client_closed");
+    case "BUSY":
     case "DISPOSED":
     case "RUNTIME_UNAVAILABLE":
       return new ApiError(503, error.message, "server_error", "unavailable", null, { "Retry-After": "1" });
