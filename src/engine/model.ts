@@ -50,6 +50,8 @@ export interface GenerateRequest {
   readonly signal?: AbortSignal;
   /** Called with each piece of text as soon as it is final. */
   readonly onText?: (text: string) => void;
+  /** Called as each token is generated (for timing; the text may still be held back). */
+  readonly onToken?: () => void;
 }
 
 export type FinishReason = "stop" | "length" | "aborted";
@@ -284,6 +286,7 @@ export class LoadedModel {
         }
         completionTokens++;
         generated.push(token);
+        request.onToken?.();
         emit(output.push(token));
         if (output.hitStop) {
           finishReason = "stop";

@@ -1,0 +1,114 @@
+/**
+ * Counters, gauges and histograms, written in Prometheus' text exposition format for GET /metrics
+ * (https://prometheus.io/docs/instrumenting/exposition_formats/). Small on purpose: one registry per
+ * server, label sets as sorted key=value strings.
+ */
+
+type Labels = Readonly<Record<string, string>>;
+
+function labelText(labels: Labels): string {
+  const entries = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (entries.length === 0) return "";
+  const escape = (value: string): string => value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
+  return `{${entries.map(([key, value]) => `${key}="${escape(value)}"`).join(",")}}`;
+}
+
+abstract class Metric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly kind: "counter" | "gauge" | "histogram",
+  ) {}
+
+  abstract lines(): string[];
+
+  render(): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.kind}`, ...this.lines()].join("\n");
+  }
+}
+
+export class Counter extends Metric {
+  private readonly values = new Map<string, number>();
+
+  constructor(name: string, help: string) {
+    super(name, help, "counter");
+  }
+
+  inc(labels: Labels = {}, amount = 1): void {
+    const key = labelText(labels);
+    this.values.set(key, (this.values.get(key) ?? 0) + amount);
+  }
+
+  lines(): string[] {
+    return [...this.values].map(([labels, value]) => `${this.name}${labels} ${value}`);
+  }
+}
+
+/** A gauge read when scraped, from a function that lists the current values. */
+export class Gauge extends Metric {
+  constructor(
+    name: string,
+    help: string,
+    private readonly read: () => ReadonlyArray<[Labels, number]>,
+  ) {
+    super(name, help, "gauge");
+  }
+
+  lines(): string[] {
+    return this.read().map(([labels, value]) => `${this.name}${labelText(labels)} ${value}`);
+  }
+}
+
+export class Histogram extends Metric {
+  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+
+  constructor(
+    name: string,
+    help: string,
+    /** Upper bounds of the buckets, ascending; +Inf is implied. */
+    private readonly bounds: readonly number[],
+  ) {
+    super(name, help, "histogram");
+  }
+
+  observe(value: number, labels: Labels = {}): void {
+    const key = labelText(labels);
+    let entry = this.series.get(key);
+    if (entry === undefined) {
+      entry = { labels, counts: this.bounds.map(() => 0), sum: 0, count: 0 };
+      this.series.set(key, entry);
+    }
+    this.bounds.forEach((bound, index) => {
+      if (value <= bound) entry.counts[index]!++;
+    });
+    entry.sum += value;
+    entry.count++;
+  }
+
+  lines(): string[] {
+    return [...this.series.values()].flatMap(({ labels, counts, sum, count }) => [
+      ...this.bounds.map((bound, index) => `${this.name}_bucket${labelText({ ...labels, le: String(bound) })} ${counts[index]}`),
+      `${this.name}_bucket${labelText({ ...labels, le: "+Inf" })} ${count}`,
+      `${this.name}_sum${labelText(labels)} ${sum}`,
+      `${this.name}_count${labelText(labels)} ${count}`,
+    ]);
+  }
+}
+
+export class Registry {
+  private readonly metrics: Metric[] = [];
+
+  add<M extends Metric>(metric: M): M {
+    this.metrics.push(metric);
+    return metric;
+  }
+
+  render(): string {
+    return `${this.metrics.map((metric) => metric.render()).join("\n")}\n`;
+  }
+}
+
+/** Seconds, from 1 ms to a minute: time to first token and whole requests. */
+export const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Seconds, from 0.5 ms to 1 s: the time between two generated tokens. */
+export const TOKEN_INTERVAL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
