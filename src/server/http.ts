@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ApiError } from "./api-error.js";
+import { ApiError, type ApiStyle } from "./api-error.js";
 
 export type Method = "GET" | "HEAD" | "POST" | "DELETE";
 
@@ -19,6 +19,8 @@ export interface RequestContext {
 export interface Route {
   readonly method: Method;
   readonly path: string;
+  /** Whose error body the route answers with; OpenAI's when not given. */
+  readonly style?: ApiStyle;
   handle(context: RequestContext): Promise<void>;
 }
 
@@ -66,6 +68,16 @@ export class Router {
     }
     throw new ApiError(404, `There is no route ${method} ${path}`, "invalid_request_error", "not_found");
   }
+
+  /**
+   * The error style for a path, matched or not: that of the routes under the same first segment
+   * (`/api/...` answers as Ollama does even for a path it lacks), OpenAI's when none is.
+   */
+  styleFor(path: string): ApiStyle {
+    const first = (pathOf: string): string => pathOf.split("/")[1] ?? "";
+    const neighbour = this.compiled.find(({ route }) => first(route.path) === first(path));
+    return neighbour?.route.style ?? "openai";
+  }
 }
 
 function safeDecode(segment: string): string {
@@ -104,7 +116,11 @@ export function parseJson(body: Buffer): unknown {
 }
 
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...headers });
+  sendText(response, status, JSON.stringify(body), { "Content-Type": "application/json; charset=utf-8", ...headers });
+}
+
+/** Answers with a text body (none for HEAD, with the length GET would have). */
+export function sendText(response: ServerResponse, status: number, text: string, headers: Readonly<Record<string, string>> = {}): void {
+  response.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...headers });
   response.end(response.req.method === "HEAD" ? undefined : text);
 }

@@ -1,4 +1,4 @@
-// The serving stage: an HTTP server speaking OpenAI's API over the engine's loaded models.
+// The serving stage: an HTTP server speaking OpenAI's and Ollama's APIs over the engine's loaded models.
 export { ApiError } from "./api-error.js";
 export { parseKeepAlive } from "./duration.js";
 export { DEFAULT_KEEP_ALIVE_MS, describeModelFile, ModelPool, type PoolOptions, type ServedModel } from "./model-pool.js";

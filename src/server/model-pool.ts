@@ -42,9 +42,11 @@ interface Resident {
   /** Requests using it right now: it is never unloaded under them. */
   users: number;
   lastUsed: number;
-  /** When it will be unloaded if still idle; null: never. */
+  /** When it will be unloaded if still idle; null: never, or in use. */
   expiresAt: number | null;
   timer?: NodeJS.Timeout;
+  /** Asked to unload while in use: it goes as soon as its last request ends. */
+  unloadWhenIdle?: boolean;
 }
 
 /**
@@ -55,7 +57,8 @@ interface Resident {
 export class ModelPool {
   private readonly byName = new Map<string, ServedModel>();
   private readonly residents = new Map<string, Resident>();
-  private readonly keepAliveMs: KeepAlive;
+  /** Idle time before a model is unloaded when a request does not say. */
+  readonly keepAliveMs: KeepAlive;
   private readonly maxLoaded: number;
 
   constructor(
@@ -128,11 +131,17 @@ export class ModelPool {
     await this.use(name, async () => undefined, keepAliveMs);
   }
 
-  /** Unloads a name's model now if no request is using it (Ollama's keep_alive 0). */
+  /**
+   * Unloads a name's model (Ollama's keep_alive 0): now if no request is using it, else as soon as
+   * the last one ends.
+   */
   async unload(name: string): Promise<void> {
     const served = this.byName.get(name);
     if (served === undefined) throw modelNotFound(name);
-    await this.unloadPath(served.path);
+    const resident = this.residents.get(served.path);
+    if (resident === undefined) return;
+    if (resident.users > 0) resident.unloadWhenIdle = true;
+    else await this.unloadPath(served.path);
   }
 
   /** The model if its load has finished, without waiting for one in progress. */
@@ -190,6 +199,7 @@ export class ModelPool {
 
   private scheduleExpiry(resident: Resident, keepAliveMs: KeepAlive): void {
     if (resident.users > 0) return;
+    if (resident.unloadWhenIdle) keepAliveMs = 0;
     if (keepAliveMs === Infinity) {
       resident.expiresAt = null;
       return;

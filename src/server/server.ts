@@ -1,9 +1,10 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { LoadOptions } from "../engine/index.js";
-import { ApiError } from "./api-error.js";
+import { ApiError, type ApiStyle } from "./api-error.js";
 import { type RequestContext, type Route, Router, parseJson, readBody, sendJson } from "./http.js";
 import { ModelPool, type PoolOptions, type ServedModel } from "./model-pool.js";
+import { ollamaRoutes } from "./ollama-routes.js";
 import { openAiRoutes } from "./openai-routes.js";
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -41,6 +42,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       handle: async ({ response }) => sendJson(response, 200, health(pool)),
     },
     ...openAiRoutes(pool),
+    ...ollamaRoutes(pool),
   ];
   const router = new Router(routes);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -101,8 +103,10 @@ async function handle(router: Router, request: IncomingMessage, response: Server
   });
   const notes: Record<string, string | number> = {};
   const path = (request.url ?? "/").split("?")[0]!;
+  let style = router.styleFor(path);
   try {
     const { route, params } = router.match(request.method ?? "GET", path);
+    style = route.style ?? "openai";
     const context: RequestContext = {
       request,
       response,
@@ -113,7 +117,7 @@ async function handle(router: Router, request: IncomingMessage, response: Server
     };
     await route.handle(context);
   } catch (error) {
-    answerError(response, error, log);
+    answerError(response, error, style, log);
   }
   if (log) {
     const extra = Object.entries(notes).map(([key, value]) => ` ${key}=${value}`).join("");
@@ -122,7 +126,7 @@ async function handle(router: Router, request: IncomingMessage, response: Server
   }
 }
 
-function answerError(response: ServerResponse, error: unknown, log?: (line: string) => void): void {
+function answerError(response: ServerResponse, error: unknown, style: ApiStyle, log?: (line: string) => void): void {
   const apiError = error instanceof ApiError ? error : new ApiError(500, `Internal error: ${(error as Error)?.message ?? String(error)}`);
   if (!(error instanceof ApiError)) log?.(`internal error: ${(error as Error)?.stack ?? String(error)}`);
   if (response.headersSent) {
@@ -131,5 +135,5 @@ function answerError(response: ServerResponse, error: unknown, log?: (line: stri
   }
   // A body we did not read (413) must not be read into the next request on a kept-alive socket.
   if (apiError.status === 413) response.setHeader("Connection", "close");
-  sendJson(response, apiError.status, apiError.toOpenAi(), apiError.headers);
+  sendJson(response, apiError.status, apiError.body(style), apiError.headers);
 }

@@ -7,7 +7,7 @@ import { ENGINE_OPTIONS } from "./run.js";
 
 export const serveCommand: Command = {
   name: "serve",
-  summary: "Serve models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models).",
+  summary: "Serve models over HTTP, speaking OpenAI's API (/v1/...) and Ollama's (/api/...) so their clients work unmodified.",
   positionals: "[model.gguf ...]",
   details:
     "Each model is served under its file name without .gguf. With no model, serves a small demo model\n" +
@@ -74,7 +74,7 @@ function portFromEnvironment(): number {
 }
 
 function printBanner(server: RunningServer, models: readonly ServedModel[], host: string): void {
-  const lines = [`slmkit serve: listening on ${server.url} (OpenAI-compatible API under /v1, health at /health)`];
+  const lines = [`slmkit serve: listening on ${server.url} (OpenAI-compatible API under /v1, Ollama's under /api, health at /health)`];
   for (const model of models) {
     const warning = model.randomWeights ? "  <- RANDOM WEIGHTS: a demo made by `slmkit synth`; its replies are gibberish" : "";
     lines.push(`  model ${model.name}  (${model.path})${warning}`);

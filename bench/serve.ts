@@ -1,0 +1,225 @@
+/**
+ * bench/serve: streaming load on `slmkit serve` and on llama-server, one after the other in the same
+ * run, same model, same slots and threads. At each concurrency level, a fixed number of requests
+ * (/v1/completions, stream, ignore_eos, greedy) is sent by that many concurrent clients; reported:
+ * aggregate generated tokens/s, time to first token p50/p99, inter-token gap p50/p99, errors.
+ *
+ *   npm run build && node dist/bench/serve.js [--model FILE] [--clients 1,4,16] [--requests 32]
+ *       [--max-tokens 64] [--slots 4] [--threads 2] [--llama-server PATH]
+ *
+ * Run nothing else on the machine meanwhile: llama.cpp's threads spin, and two busy processes slow
+ * each other by an order of magnitude. llama-server is not part of slmkit: build it from the llama.cpp
+ * source node-llama-cpp bundles, or point LLAMA_SERVER at one.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { quantizeFile } from "../src/quant/index.js";
+import { synthesizeModel } from "../src/synth/index.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const out = join(root, "bench/out");
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    clients: { type: "string", default: "1,4,16" },
+    requests: { type: "string", default: "32" },
+    "max-tokens": { type: "string", default: "64" },
+    slots: { type: "string", default: "4" },
+    threads: { type: "string", default: "2" },
+    ctx: { type: "string", default: "512" },
+    "llama-server": { type: "string" },
+  },
+});
+const clientLevels = values.clients!.split(",").map(Number);
+const requestsPerLevel = Number(values.requests);
+const maxTokens = Number(values["max-tokens"]);
+const slots = Number(values.slots);
+const threads = Number(values.threads);
+const contextPerSlot = Number(values.ctx);
+const llamaServer = values["llama-server"] ?? process.env.LLAMA_SERVER ?? "/tmp/llama.cpp/build/bin/llama-server";
+
+mkdirSync(out, { recursive: true });
+async function defaultModel(): Promise<string> {
+  const f16 = join(out, "bench-llama-100m-f16.gguf");
+  const q4 = join(out, "bench-llama-100m-q4_0.gguf");
+  if (!existsSync(f16)) {
+    await synthesizeModel({
+      architecture: "llama",
+      output: f16,
+      type: "F16",
+      seed: 100,
+      vocabularySize: 32000,
+      shape: { layers: 12, width: 768, feedForward: 2048, heads: 12, kvHeads: 4, headDim: 64, tiedEmbeddings: true },
+    });
+  }
+  if (!existsSync(q4)) await quantizeFile(f16, q4, { preset: "Q4_0" });
+  return q4;
+}
+const model = values.model ?? (await defaultModel());
+const PROMPT = "Once upon a time, in a small town by the sea, there lived a girl who liked to build boats. Every morning she walked to the harbor";
+
+interface Server {
+  readonly name: string;
+  readonly url: string;
+  readonly process: ChildProcess;
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode})`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) {
+        const body = (await response.json()) as { status?: string };
+        if (body.status === "ok") return;
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function start(name: "slmkit" | "llama-server", port: number): Promise<Server> {
+  const args =
+    name === "slmkit"
+      ? [join(root, "dist/src/cli/main.js"), "serve", model, "--port", String(port), "--parallel", String(slots), "--threads", String(threads), "--ctx", String(contextPerSlot), "--quiet"]
+      : ["-m", model, "--port", String(port), "-np", String(slots), "-t", String(threads), "-c", String(contextPerSlot * slots), "--no-webui", "-lv", "0"];
+  const child = spawn(name === "slmkit" ? process.execPath : llamaServer, args, { stdio: ["ignore", "ignore", "ignore"] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url, child);
+  // Load the model and warm up: one short request.
+  await request(url, 8);
+  return { name, url, process: child };
+}
+
+interface RequestTiming {
+  readonly ok: boolean;
+  readonly tokens: number;
+  readonly firstTokenMs: number;
+  readonly gapsMs: number[];
+}
+
+async function request(url: string, tokens = maxTokens): Promise<RequestTiming> {
+  const started = performance.now();
+  const response = await fetch(`${url}/v1/completions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ model: "bench", prompt: PROMPT, max_tokens: tokens, temperature: 0, ignore_eos: true, stream: true }),
+  });
+  if (!response.ok || !response.body) return { ok: false, tokens: 0, firstTokenMs: 0, gapsMs: [] };
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  const gaps: number[] = [];
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = buffer.indexOf("\n\n")) !== -1) {
+      const event = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 2);
+      if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
+      const data = JSON.parse(event.slice(6)) as { choices?: Array<{ text?: string }>; content?: string };
+      const text = data.choices?.[0]?.text ?? data.content ?? "";
+      if (text.length === 0) continue;
+      const now = performance.now();
+      if (count === 0) first = now - started;
+      else gaps.push(now - last);
+      last = now;
+      count++;
+    }
+  }
+  return { ok: count > 0, tokens: count, firstTokenMs: first, gapsMs: gaps };
+}
+
+const percentile = (values: number[], p: number): number => {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+
+interface LevelResult {
+  server: string;
+  clients: number;
+  tokensPerSecond: number;
+  ttftP50: number;
+  ttftP99: number;
+  gapP50: number;
+  gapP99: number;
+  errors: number;
+}
+
+async function runLevel(server: Server, clients: number): Promise<LevelResult> {
+  let next = 0;
+  const timings: RequestTiming[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < requestsPerLevel) {
+        next++;
+        timings.push(await request(server.url).catch(() => ({ ok: false, tokens: 0, firstTokenMs: 0, gapsMs: [] })));
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const ok = timings.filter((timing) => timing.ok);
+  return {
+    server: server.name,
+    clients,
+    tokensPerSecond: ok.reduce((sum, timing) => sum + timing.tokens, 0) / seconds,
+    ttftP50: percentile(ok.map((t) => t.firstTokenMs), 50),
+    ttftP99: percentile(ok.map((t) => t.firstTokenMs), 99),
+    gapP50: percentile(ok.flatMap((t) => t.gapsMs), 50),
+    gapP99: percentile(ok.flatMap((t) => t.gapsMs), 99),
+    errors: timings.length - ok.length,
+  };
+}
+
+const kinds: Array<"slmkit" | "llama-server"> = existsSync(llamaServer) ? ["slmkit", "llama-server"] : ["slmkit"];
+const results: LevelResult[] = [];
+for (const [index, kind] of kinds.entries()) {
+  const server = await start(kind, 18080 + index);
+  try {
+    for (const clients of clientLevels) {
+      const result = await runLevel(server, clients);
+      results.push(result);
+      console.error(`${kind} ${clients} clients: ${result.tokensPerSecond.toFixed(1)} tok/s, TTFT p50 ${result.ttftP50.toFixed(0)} ms, gap p50 ${result.gapP50.toFixed(1)} ms, errors ${result.errors}`);
+    }
+  } finally {
+    server.process.kill("SIGTERM");
+    await new Promise((resolve) => server.process.once("exit", resolve));
+  }
+}
+
+const byLevel = (server: string, clients: number): LevelResult | undefined => results.find((r) => r.server === server && r.clients === clients);
+const lines = [
+  `Model: ${model.split("/").at(-1)}; ${slots} slots, ${threads} threads, ${contextPerSlot} tokens of context per slot; ${requestsPerLevel} requests per level, ${maxTokens} tokens each (ignore_eos, greedy, streamed).`,
+  "",
+  "| clients | server | tokens/s | TTFT p50 | TTFT p99 | gap p50 | gap p99 | errors | slmkit / llama-server |",
+  "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ...results.map((r) => {
+    const llama = byLevel("llama-server", r.clients);
+    const ratio = r.server === "slmkit" && llama ? `${(r.tokensPerSecond / llama.tokensPerSecond).toFixed(2)}×` : "";
+    return `| ${r.clients} | ${r.server} | ${r.tokensPerSecond.toFixed(1)} | ${r.ttftP50.toFixed(0)} ms | ${r.ttftP99.toFixed(0)} ms | ${r.gapP50.toFixed(1)} ms | ${r.gapP99.toFixed(1)} ms | ${r.errors} | ${ratio} |`;
+  }),
+];
+const gain = (server: string): number | undefined => {
+  const one = byLevel(server, 1);
+  const four = byLevel(server, 4);
+  return one && four ? four.tokensPerSecond / one.tokensPerSecond : undefined;
+};
+const ourGain = gain("slmkit");
+const theirGain = gain("llama-server");
+if (ourGain !== undefined && theirGain !== undefined) {
+  lines.push("", `Gain from 1 to 4 clients: slmkit ${ourGain.toFixed(2)}×, llama-server ${theirGain.toFixed(2)}× (ratio ${(ourGain / theirGain).toFixed(2)}).`);
+}
+console.log(lines.join("\n"));
+writeFileSync(join(out, "serve.json"), JSON.stringify({ model, slots, threads, contextPerSlot, requestsPerLevel, maxTokens, results, date: new Date().toISOString() }, null, 2));
+writeFileSync(join(out, "serve.md"), `${lines.join("\n")}\n`);

@@ -1,0 +1,299 @@
+/**
+ * The Ollama-compatible routes (/api/...), so that Ollama's clients work unmodified. Wire shapes are in
+ * ollama-wire.ts, model descriptions in ollama-models.ts. Answers carry the model name the client
+ * sent (`tiny-llama` or `tiny-llama:latest`); errors are Ollama's `{"error": "message"}`.
+ */
+import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel } from "../engine/index.js";
+import { ApiError, badRequest, notImplemented } from "./api-error.js";
+import { engineCall, generate, withModel } from "./generation.js";
+import { type Method, type RequestContext, type Route, sendJson, sendText } from "./http.js";
+import type { ModelPool, ServedModel } from "./model-pool.js";
+import { ModelDescriptions } from "./ollama-models.js";
+import {
+  type ChatRequestBody,
+  type DoneReason,
+  type GenerateRequestBody,
+  type Metrics,
+  OLLAMA_API_VERSION,
+  type OllamaOptions,
+  chatRequest,
+  copyRequest,
+  deleteRequest,
+  generateRequest,
+  nanoseconds,
+  optionsWithoutEffect,
+  parseOllamaRequest,
+  servedNameOf,
+  showRequest,
+} from "./ollama-wire.js";
+
+/** Routes of Ollama's API that need what slmkit does not have yet: a 501 that says so. */
+const NOT_YET: ReadonlyArray<{ method: Method; path: string; message: string }> = [
+  { method: "POST", path: "/api/embed", message: "/api/embed (embeddings) is not implemented yet" },
+  { method: "POST", path: "/api/embeddings", message: "/api/embeddings (embeddings) is not implemented yet" },
+  { method: "POST", path: "/api/pull", message: "/api/pull (downloading models) is not implemented yet: it needs the model registry, coming with a later release" },
+  { method: "POST", path: "/api/push", message: "/api/push (uploading models) is not implemented yet: it needs the model registry, coming with a later release" },
+  { method: "POST", path: "/api/create", message: "/api/create (making models from a Modelfile) is not implemented yet; serve a GGUF file with `slmkit serve model.gguf`" },
+];
+
+/** The Ollama routes, one row each; all answer errors in Ollama's shape. */
+export function ollamaRoutes(pool: ModelPool): Route[] {
+  const descriptions = new ModelDescriptions();
+  const routes: Array<Omit<Route, "style">> = [
+    // Ollama's own liveness answer, which clients probe with GET or HEAD.
+    { method: "GET", path: "/", handle: async ({ response }) => sendText(response, 200, "Ollama is running") },
+    { method: "GET", path: "/api/version", handle: async ({ response }) => sendJson(response, 200, { version: OLLAMA_API_VERSION }) },
+    { method: "POST", path: "/api/generate", handle: (context) => generateRoute(context, pool, descriptions) },
+    { method: "POST", path: "/api/chat", handle: (context) => chatRoute(context, pool) },
+    { method: "GET", path: "/api/tags", handle: async (context) => listModels(context, pool, descriptions) },
+    { method: "POST", path: "/api/show", handle: (context) => showModel(context, pool, descriptions) },
+    { method: "GET", path: "/api/ps", handle: async (context) => runningModels(context, pool, descriptions) },
+    { method: "POST", path: "/api/copy", handle: (context) => copyModel(context, pool) },
+    { method: "DELETE", path: "/api/delete", handle: (context) => deleteModel(context, pool) },
+    ...NOT_YET.map(({ method, path, message }) => ({
+      method,
+      path,
+      handle: async (): Promise<void> => {
+        throw notImplemented(message);
+      },
+    })),
+  ];
+  return routes.map((route) => ({ ...route, style: "ollama" }));
+}
+
+/** The served model a client's name refers to; 404 in Ollama's words when there is none. */
+function findModel(pool: ModelPool, requested: string): ServedModel {
+  const served = pool.find(servedNameOf(requested));
+  if (served === undefined) throw new ApiError(404, `model '${requested}' not found; GET /api/tags lists the models served here`, "invalid_request_error", "model_not_found", "model");
+  return served;
+}
+
+const now = (): string => new Date().toISOString();
+
+// --- Generation ----------------------------------------------------------------------------------
+
+async function generateRoute(context: RequestContext, pool: ModelPool, descriptions: ModelDescriptions): Promise<void> {
+  const started = performance.now();
+  const body = parseOllamaRequest(generateRequest, await context.json());
+  const served = findModel(pool, body.model);
+  if (body.raw && (body.system || (body.context?.length ?? 0) > 0)) {
+    throw badRequest("raw mode does not take 'system' or 'context': the prompt is sent to the model as it is", body.system ? "system" : "context");
+  }
+  if (!body.prompt) {
+    await loadOrUnload(context, pool, served, body, (reason) => ({ response: "", done: true, done_reason: reason }));
+    return;
+  }
+  const vocabularySize = descriptions.vocabularySize(served);
+  await withModel(
+    pool,
+    served.name,
+    context,
+    async (model) => {
+      const loaded = performance.now();
+      const settings = generationSettings(body.options, context);
+      const prompt = generatePrompt(body, model, vocabularySize);
+      const request = { ...settings, prompt: prompt.tokens, stop: [...settings.stop, ...prompt.stop] };
+      const meta = (): object => ({ model: body.model, created_at: now() });
+      await respond(context, model, request, body.stream !== false, {
+        piece: (text) => ({ ...meta(), response: text, done: false }),
+        done: (result, text) => ({
+          ...meta(),
+          response: text,
+          done: true,
+          done_reason: doneReason(result),
+          // Ollama's context: the prompt and the answer as token ids, to send back with the next prompt.
+          ...(!body.raw && { context: [...request.prompt, ...model.tokenize(result.text)] }),
+          ...metrics(result, started, loaded),
+        }),
+      });
+    },
+    body.keep_alive ?? undefined,
+  );
+}
+
+/**
+ * The prompt of /api/generate: as it is when raw, else through the model's chat template as one user
+ * turn (after the system text), continuing the token ids of `context` when given.
+ */
+function generatePrompt(body: GenerateRequestBody, model: LoadedModel, vocabularySize: number): { tokens: GenerateRequest["prompt"]; stop: readonly string[] } {
+  const text = body.prompt ?? "";
+  if (body.raw) return { tokens: model.promptFromText(text), stop: [] };
+  const messages: ChatMessage[] = [...(body.system ? [{ role: "system" as const, content: body.system }] : []), { role: "user", content: text }];
+  // A model without a chat template gets the text as it is, as Ollama's default template `{{ .Prompt }}` does.
+  const rendered = model.chatTemplate.isFallback
+    ? { tokens: model.promptFromText(body.system ? `${body.system}\n\n${text}` : text), stop: [] }
+    : engineCall(() => model.promptFromChat(messages));
+  const previous = body.context ?? [];
+  if (previous.length === 0) return rendered;
+  const stranger = previous.find((token) => token >= vocabularySize);
+  if (stranger !== undefined) {
+    throw badRequest(`invalid 'context': token ${stranger} is not in the model's vocabulary of ${vocabularySize}; send back the context this model answered with`, "context");
+  }
+  // The new turn continues the old tokens, so its beginning-of-sequence token goes.
+  const bos = model.promptFromText("");
+  const turn = bos.length > 0 && rendered.tokens[0] === bos[0] ? rendered.tokens.slice(1) : rendered.tokens;
+  return { tokens: [...(previous as unknown as GenerateRequest["prompt"]), ...turn], stop: rendered.stop };
+}
+
+async function chatRoute(context: RequestContext, pool: ModelPool): Promise<void> {
+  const started = performance.now();
+  const body = parseOllamaRequest(chatRequest, await context.json());
+  const served = findModel(pool, body.model);
+  const messages = body.messages ?? [];
+  if (messages.length === 0) {
+    await loadOrUnload(context, pool, served, body, (reason) => ({ message: { role: "assistant", content: "" }, done: true, done_reason: reason }));
+    return;
+  }
+  await withModel(
+    pool,
+    served.name,
+    context,
+    async (model) => {
+      const loaded = performance.now();
+      const settings = generationSettings(body.options, context);
+      const chat = engineCall(() => model.promptFromChat(messages.map((message): ChatMessage => ({ role: message.role, content: message.content ?? "" }))));
+      const request = { ...settings, prompt: chat.tokens, stop: [...settings.stop, ...chat.stop] };
+      const meta = (): object => ({ model: body.model, created_at: now() });
+      await respond(context, model, request, body.stream !== false, {
+        piece: (text) => ({ ...meta(), message: { role: "assistant", content: text }, done: false }),
+        done: (result, text) => ({ ...meta(), message: { role: "assistant", content: text }, done: true, done_reason: doneReason(result), ...metrics(result, started, loaded) }),
+      });
+    },
+    body.keep_alive ?? undefined,
+  );
+}
+
+/** An empty prompt or conversation loads the model (kept for keep_alive), or unloads it with keep_alive 0. */
+async function loadOrUnload(
+  context: RequestContext,
+  pool: ModelPool,
+  served: ServedModel,
+  body: GenerateRequestBody | ChatRequestBody,
+  answer: (reason: DoneReason) => object,
+): Promise<void> {
+  let reason: DoneReason;
+  if (body.keep_alive === 0) {
+    context.notes.model = served.name;
+    await pool.unload(served.name);
+    reason = "unload";
+  } else {
+    await withModel(pool, served.name, context, async () => undefined, body.keep_alive ?? undefined);
+    reason = "load";
+  }
+  sendJson(context.response, 200, { model: body.model, created_at: now(), ...answer(reason) });
+}
+
+/** Ollama's options as the engine's settings; options that change nothing here are noted in the log. */
+function generationSettings(options: OllamaOptions | null | undefined, context: RequestContext): Omit<GenerateRequest, "prompt"> & { stop: readonly string[] } {
+  const given: Partial<OllamaOptions> = options ?? {};
+  // num_ctx and the other load-time settings belong to the loaded model (`slmkit serve --ctx`).
+  const withoutEffect = optionsWithoutEffect(options);
+  if (withoutEffect.length > 0) context.notes.options_without_effect = withoutEffect.join(",");
+  return {
+    maxTokens: given.num_predict != null && given.num_predict > 0 ? given.num_predict : undefined,
+    stop: given.stop ?? [],
+    sampling: {
+      ...(given.temperature != null && { temperature: given.temperature }),
+      ...(given.top_k != null && { topK: given.top_k }),
+      ...(given.top_p != null && { topP: given.top_p }),
+      ...(given.min_p != null && { minP: given.min_p }),
+      // Ollama's seed is any integer (negative: random); llama.cpp's is 32 bits.
+      ...(given.seed != null && given.seed >= 0 && { seed: Number(BigInt.asUintN(32, BigInt(given.seed))) }),
+    },
+  };
+}
+
+/**
+ * Generates and answers: one JSON object, or NDJSON pieces then a final object with the statistics.
+ * A request the engine would refuse is refused with its 4xx before any streaming starts.
+ */
+async function respond(
+  context: RequestContext,
+  model: LoadedModel,
+  request: GenerateRequest,
+  stream: boolean,
+  shape: { piece(text: string): object; done(result: GenerateResult, text: string): object },
+): Promise<void> {
+  engineCall(() => model.check(request));
+  if (!stream) {
+    const result = await generate(model, request, context);
+    sendJson(context.response, 200, shape.done(result, result.text));
+    return;
+  }
+  const response = context.response;
+  response.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
+  const send = (line: object): void => {
+    if (!response.writableEnded && !response.destroyed) response.write(`${JSON.stringify(line)}\n`);
+  };
+  try {
+    const result = await generate(model, { ...request, onText: (text) => send(shape.piece(text)) }, context);
+    send(shape.done(result, ""));
+  } catch (error) {
+    // The status is already 200: Ollama then sends the error as the last line.
+    send((error instanceof ApiError ? error : new ApiError(500, (error as Error).message)).toOllama());
+  }
+  if (!response.destroyed) response.end();
+}
+
+function doneReason(result: GenerateResult): DoneReason {
+  return result.finishReason === "length" ? "length" : "stop";
+}
+
+/** Ollama's statistics: load is the wait for the model, prompt evaluation runs to the first token. */
+function metrics(result: GenerateResult, started: number, loaded: number): Metrics {
+  return {
+    total_duration: nanoseconds(performance.now() - started),
+    load_duration: nanoseconds(loaded - started),
+    prompt_eval_count: result.promptTokens,
+    prompt_eval_duration: nanoseconds(result.promptMs),
+    eval_count: result.completionTokens,
+    eval_duration: nanoseconds(result.generationMs),
+  };
+}
+
+// --- Models --------------------------------------------------------------------------------------
+
+function listModels(context: RequestContext, pool: ModelPool, descriptions: ModelDescriptions): void {
+  // Most recently modified first, as Ollama lists them.
+  const models = pool.list().map((served) => descriptions.listed(served));
+  models.sort((a, b) => b.modified_at.localeCompare(a.modified_at));
+  sendJson(context.response, 200, { models });
+}
+
+async function showModel(context: RequestContext, pool: ModelPool, descriptions: ModelDescriptions): Promise<void> {
+  const body = parseOllamaRequest(showRequest, await context.json());
+  sendJson(context.response, 200, descriptions.show(findModel(pool, body.model), body.verbose));
+}
+
+function runningModels(context: RequestContext, pool: ModelPool, descriptions: ModelDescriptions): void {
+  // Longest time left first, as Ollama lists them.
+  const models = pool.running().map((entry) => descriptions.running(entry, pool.keepAliveMs));
+  models.sort((a, b) => b.expires_at.localeCompare(a.expires_at));
+  sendJson(context.response, 200, { models });
+}
+
+/** Serves the source's file under a second name too; like Ollama, an existing destination is replaced. */
+async function copyModel(context: RequestContext, pool: ModelPool): Promise<void> {
+  const body = parseOllamaRequest(copyRequest, await context.json());
+  const source = findModel(pool, body.source);
+  const destination = servedNameOf(body.destination);
+  if (destination !== source.name) {
+    await pool.remove(destination);
+    pool.alias(source.name, destination);
+  }
+  sendEmpty(context);
+}
+
+/** Stops serving a name. The model file itself is never deleted. */
+async function deleteModel(context: RequestContext, pool: ModelPool): Promise<void> {
+  const body = parseOllamaRequest(deleteRequest, await context.json());
+  const served = findModel(pool, body.model);
+  await pool.remove(served.name);
+  sendEmpty(context);
+}
+
+/** Ollama answers copy and delete with a bare 200. */
+function sendEmpty(context: RequestContext): void {
+  context.response.writeHead(200, { "Content-Length": 0 });
+  context.response.end();
+}
