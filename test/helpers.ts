@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type SynthOptions, synthesizeModel } from "../src/synth/index.js";
+import { getLlama } from "node-llama-cpp";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const CLI = join(REPO_ROOT, "dist/src/cli/main.js");
@@ -50,4 +51,15 @@ export function runCli(args: readonly string[], options: { input?: string; env?:
     });
     child.stdin.end(options.input ?? "");
   });
+}
+
+/** Token counts computed with node-llama-cpp directly, independently of slmkit's engine code. */
+export async function countTokens(path: string, text: string, options: { special: boolean; bos: boolean }): Promise<number> {
+  const llama = await getLlama({ build: "never", gpu: false });
+  const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
+  try {
+    return model.tokenize(text, options.special).length + (options.bos ? 1 : 0);
+  } finally {
+    await model.dispose();
+  }
 }

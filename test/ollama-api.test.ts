@@ -5,10 +5,9 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { getLlama } from "node-llama-cpp";
 import { type ChatResponse, type GenerateResponse, Ollama } from "ollama";
 import { ModelPool, type RunningServer, describeModelFile, startServer } from "../src/server/index.js";
-import { makeModel, temporaryDirectory } from "./helpers.js";
+import { countTokens, makeModel, temporaryDirectory } from "./helpers.js";
 
 const directory = temporaryDirectory("ollama");
 let server: RunningServer;
@@ -28,17 +27,6 @@ after(async () => {
   await server?.close();
   directory.remove();
 });
-
-/** Token counts computed with node-llama-cpp directly, independently of slmkit's engine code. */
-async function countTokens(path: string, text: string, options: { special: boolean; bos: boolean }): Promise<number> {
-  const llama = await getLlama({ build: "never", gpu: false });
-  const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
-  try {
-    return model.tokenize(text, options.special).length + (options.bos ? 1 : 0);
-  } finally {
-    await model.dispose();
-  }
-}
 
 /** The statistics of a final answer are whole nanoseconds that fit in the request's wall-clock time. */
 function assertStatistics(final: GenerateResponse | ChatResponse, wallMs: number, evalCount: number): void {
@@ -227,7 +215,52 @@ describe("Ollama API through the official client", () => {
     });
     const tools = [{ type: "function", function: { name: "f", parameters: { type: "object", properties: {} } } }];
     await assert.rejects(client.chat({ model: "tiny-llama", messages: [{ role: "user", content: "x" }], tools }), (error) => statusOf(error) === 501);
-    await assert.rejects(client.embed({ model: "tiny-llama", input: "x" }), (error) => statusOf(error) === 501);
+  });
+
+  it("constrains output to JSON with format \"json\" and to a schema with a schema object", async () => {
+    const json = await client.generate({ model: "tiny-llama", prompt: "Once", format: "json", options: { num_predict: 40, temperature: 0 } });
+    const text = json.response ?? "";
+    if (json.done_reason === "stop") assert.equal(typeof JSON.parse(text), "object", text);
+    else assert.match(text, /^\s*\{/, "an object is begun even when cut short");
+    const schema = { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] };
+    const chat = await client.chat({ model: "tiny-llama", messages: [{ role: "user", content: "Answer" }], format: schema, options: { num_predict: 60, temperature: 0 } });
+    const answer = JSON.parse(chat.message.content) as { ok: unknown };
+    assert.equal(typeof answer.ok, "boolean", chat.message.content);
+  });
+
+  it("applies repeat, presence and frequency penalties: the same request with and without them differs", async () => {
+    const request = { model: "tiny-llama", prompt: "the the the", raw: true };
+    const plain = await client.generate({ ...request, options: { num_predict: 24, temperature: 0 } });
+    const penalized = await client.generate({ ...request, options: { num_predict: 24, temperature: 0, repeat_penalty: 2, frequency_penalty: 2, repeat_last_n: -1 } });
+    assert.notEqual(penalized.response, plain.response);
+  });
+
+  it("embeds through /api/embed: one unit vector per input, counted tokens", async () => {
+    const answer = await client.embed({ model: "tiny-llama", input: ["the cat", "a dog sat"] });
+    assert.equal(answer.embeddings.length, 2);
+    for (const vector of answer.embeddings) {
+      assert.ok(vector.length > 0);
+      assert.ok(Math.abs(Math.hypot(...vector) - 1) < 1e-4, "normalized");
+    }
+    assert.notDeepEqual(answer.embeddings[0], answer.embeddings[1]);
+    assert.equal(answer.prompt_eval_count, (await countTokens(llamaPath, "the cat", { special: false, bos: true })) + (await countTokens(llamaPath, "a dog sat", { special: false, bos: true })));
+    const again = await client.embed({ model: "tiny-llama", input: "the cat" });
+    assert.deepEqual(again.embeddings[0], answer.embeddings[0], "the same text embeds the same");
+  });
+
+  it("truncates embed inputs longer than the context unless truncate is false", async () => {
+    const long = "the cat ".repeat(600);
+    const cut = await client.embed({ model: "tiny-llama", input: long });
+    assert.equal(cut.prompt_eval_count, CONTEXT - 1, "the embedding context keeps one place free");
+    await assert.rejects(client.embed({ model: "tiny-llama", input: long, truncate: false }), (error) => statusOf(error) === 400);
+  });
+
+  it("answers the older /api/embeddings with the raw vector of one prompt", async () => {
+    const { embedding } = await client.embeddings({ model: "tiny-llama", prompt: "the cat" });
+    const [unit] = (await client.embed({ model: "tiny-llama", input: "the cat" })).embeddings;
+    const length = Math.hypot(...embedding);
+    assert.ok(embedding.every((value, index) => Math.abs(value / length - unit![index]!) < 1e-5), "the same direction as /api/embed");
+    assert.deepEqual((await client.embeddings({ model: "tiny-llama", prompt: "" })).embedding, []);
   });
 });
 
@@ -266,10 +299,11 @@ const HOSTILE: Hostile[] = [
   { name: "an empty stop string", body: withOptions({ stop: [""] }), status: 400, says: /options\.stop/ },
   { name: "stop as a string", body: withOptions({ stop: "\n" }), status: 400, says: /options\.stop/ },
   { name: "options as an array", body: generate({ options: [1, 2] }), status: 400, says: /options/ },
-  { name: "a repeat penalty (not yet supported)", body: withOptions({ repeat_penalty: 1.5 }), status: 400, says: /'options\.repeat_penalty' is not supported/ },
+  { name: "a negative repeat penalty", body: withOptions({ repeat_penalty: -1 }), status: 400, says: /'options\.repeat_penalty'/ },
   { name: "mirostat sampling (not yet supported)", body: withOptions({ mirostat: 2 }), status: 400, says: /options\.mirostat/ },
-  { name: "format json (not yet supported)", body: generate({ format: "json" }), status: 400, says: /'format' is not supported/ },
-  { name: "a JSON-schema format", body: chat({ format: { type: "object" } }), status: 400, says: /'format'/ },
+  { name: "a format other than json", body: generate({ format: "xml" }), status: 400, says: /'format'/ },
+  { name: "a schema with a keyword the grammar cannot enforce", path: "/api/chat", body: chat({ format: { type: "string", pattern: "^a+$" } }), status: 400, says: /pattern/ },
+  { name: "a schema that is not a schema", path: "/api/chat", body: chat({ format: { type: "banana" } }), status: 400 },
   { name: "images", body: generate({ images: ["iVBORw0KGgo="] }), status: 400, says: /'images'/ },
   { name: "a per-request template", body: generate({ template: "{{ .Prompt }}" }), status: 400, says: /'template'/ },
   { name: "a bad keep_alive", body: generate({ keep_alive: "forever" }), status: 400, says: /'keep_alive'/ },
@@ -298,8 +332,12 @@ const HOSTILE: Hostile[] = [
   { name: "GET on delete", method: "GET", path: "/api/delete", status: 405 },
   { name: "PUT on chat", method: "PUT", path: "/api/chat", body: "{}", status: 405 },
   { name: "an unknown route under /api", method: "GET", path: "/api/nothing-here", status: 404 },
-  { name: "embed (not implemented)", path: "/api/embed", body: JSON.stringify({ model: "tiny-llama", input: "x" }), status: 501, says: /is not implemented yet/ },
-  { name: "embeddings (not implemented)", path: "/api/embeddings", body: JSON.stringify({ model: "tiny-llama", prompt: "x" }), status: 501, says: /is not implemented yet/ },
+  { name: "embed without input", path: "/api/embed", body: JSON.stringify({ model: "tiny-llama" }), status: 400, says: /'input'/ },
+  { name: "embed of an empty list", path: "/api/embed", body: JSON.stringify({ model: "tiny-llama", input: [] }), status: 400, says: /'input'/ },
+  { name: "embed of a number", path: "/api/embed", body: JSON.stringify({ model: "tiny-llama", input: 42 }), status: 400, says: /'input'/ },
+  { name: "embed of an empty string", path: "/api/embed", body: JSON.stringify({ model: "tiny-llama", input: "" }), status: 400, says: /empty/ },
+  { name: "embed with an unknown model", path: "/api/embed", body: JSON.stringify({ model: "nope", input: "x" }), status: 404 },
+  { name: "embeddings without a prompt", path: "/api/embeddings", body: JSON.stringify({ model: "tiny-llama" }), status: 400, says: /'prompt'/ },
   { name: "pull (not implemented)", path: "/api/pull", body: JSON.stringify({ model: "llama3" }), status: 501, says: /needs the model registry/ },
   { name: "create (not implemented)", path: "/api/create", body: JSON.stringify({ model: "x", from: "tiny-llama" }), status: 501, says: /is not implemented yet/ },
 ];

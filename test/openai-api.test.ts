@@ -4,10 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { getLlama } from "node-llama-cpp";
 import OpenAI from "openai";
 import { ModelPool, type RunningServer, describeModelFile, startServer } from "../src/server/index.js";
-import { makeModel, temporaryDirectory } from "./helpers.js";
+import { countTokens, makeModel, temporaryDirectory } from "./helpers.js";
 
 const directory = temporaryDirectory("openai");
 let server: RunningServer;
@@ -33,17 +32,6 @@ after(async () => {
   await server?.close();
   directory.remove();
 });
-
-/** Token counts computed with node-llama-cpp directly, independently of slmkit's engine code. */
-async function countTokens(path: string, text: string, options: { special: boolean; bos: boolean }): Promise<number> {
-  const llama = await getLlama({ build: "never", gpu: false });
-  const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
-  try {
-    return model.tokenize(text, options.special).length + (options.bos ? 1 : 0);
-  } finally {
-    await model.dispose();
-  }
-}
 
 describe("OpenAI API through the official client", () => {
   it("lists and retrieves the served models, named after their files", async () => {

@@ -344,19 +344,23 @@ export class LoadedModel {
    * and the tokens read. `normalize` scales each vector to length 1, as OpenAI's and Ollama's
    * /api/embed answers are.
    */
-  async embed(texts: readonly string[], options: { normalize?: boolean } = {}): Promise<{ vectors: number[][]; promptTokens: number }> {
+  async embed(texts: readonly string[], options: { normalize?: boolean; truncate?: boolean } = {}): Promise<{ vectors: number[][]; promptTokens: number }> {
     this.embeddingContext ??= this.model.createEmbeddingContext({ contextSize: Math.min(this.contextSize, this.trainContextSize), threads: this.context.idealThreads });
     const run = async (): Promise<{ vectors: number[][]; promptTokens: number }> => {
       const context = await this.embeddingContext!;
       const vectors: number[][] = [];
       let promptTokens = 0;
       for (const text of texts) {
-        const tokens = this.model.tokenize(text, false);
+        let tokens = this.model.tokenize(text, false);
         if (tokens.length === 0) throw new EngineError("BAD_OPTION", "an input to embed is empty");
-        if (tokens.length > this.contextSize) {
-          throw new EngineError("PROMPT_TOO_LONG", `an input to embed is ${tokens.length} tokens but the context holds ${this.contextSize}`);
+        // The embedding context adds the model's beginning/end tokens and keeps one place free.
+        const evaluated = context.calculateInputLength(tokens);
+        const room = Math.min(this.contextSize, this.trainContextSize) - 1;
+        if (evaluated > room) {
+          if (!options.truncate) throw new EngineError("PROMPT_TOO_LONG", `an input to embed is ${evaluated} tokens but the embedding context holds ${room}`);
+          tokens = tokens.slice(0, tokens.length - (evaluated - room));
         }
-        promptTokens += tokens.length;
+        promptTokens += Math.min(evaluated, room);
         const vector = [...(await context.getEmbeddingFor(tokens)).vector];
         if (options.normalize) {
           const length = Math.hypot(...vector);

@@ -3,9 +3,9 @@
  * ollama-wire.ts, model descriptions in ollama-models.ts. Answers carry the model name the client
  * sent (`tiny-llama` or `tiny-llama:latest`); errors are Ollama's `{"error": "message"}`.
  */
-import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel } from "../engine/index.js";
+import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar } from "../engine/index.js";
 import { ApiError, badRequest, notImplemented } from "./api-error.js";
-import { engineCall, generate, withModel } from "./generation.js";
+import { engineCall, engineCallAsync, generate, withModel } from "./generation.js";
 import { type Method, type RequestContext, type Route, sendJson, sendText } from "./http.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import { ModelDescriptions } from "./ollama-models.js";
@@ -19,6 +19,8 @@ import {
   chatRequest,
   copyRequest,
   deleteRequest,
+  embedRequest,
+  legacyEmbeddingRequest,
   generateRequest,
   nanoseconds,
   optionsWithoutEffect,
@@ -29,8 +31,6 @@ import {
 
 /** Routes of Ollama's API that need what slmkit does not have yet: a 501 that says so. */
 const NOT_YET: ReadonlyArray<{ method: Method; path: string; message: string }> = [
-  { method: "POST", path: "/api/embed", message: "/api/embed (embeddings) is not implemented yet" },
-  { method: "POST", path: "/api/embeddings", message: "/api/embeddings (embeddings) is not implemented yet" },
   { method: "POST", path: "/api/pull", message: "/api/pull (downloading models) is not implemented yet: it needs the model registry, coming with a later release" },
   { method: "POST", path: "/api/push", message: "/api/push (uploading models) is not implemented yet: it needs the model registry, coming with a later release" },
   { method: "POST", path: "/api/create", message: "/api/create (making models from a Modelfile) is not implemented yet; serve a GGUF file with `slmkit serve model.gguf`" },
@@ -50,6 +50,8 @@ export function ollamaRoutes(pool: ModelPool): Route[] {
     { method: "GET", path: "/api/ps", handle: async (context) => runningModels(context, pool, descriptions) },
     { method: "POST", path: "/api/copy", handle: (context) => copyModel(context, pool) },
     { method: "DELETE", path: "/api/delete", handle: (context) => deleteModel(context, pool) },
+    { method: "POST", path: "/api/embed", handle: (context) => embedRoute(context, pool) },
+    { method: "POST", path: "/api/embeddings", handle: (context) => legacyEmbeddingRoute(context, pool) },
     ...NOT_YET.map(({ method, path, message }) => ({
       method,
       path,
@@ -90,7 +92,7 @@ async function generateRoute(context: RequestContext, pool: ModelPool, descripti
     context,
     async (model) => {
       const loaded = performance.now();
-      const settings = generationSettings(body.options, context);
+      const settings = generationSettings(body.options, body.format, context);
       const prompt = generatePrompt(body, model, vocabularySize);
       const request = { ...settings, prompt: prompt.tokens, stop: [...settings.stop, ...prompt.stop] };
       const meta = (): object => ({ model: body.model, created_at: now() });
@@ -150,7 +152,7 @@ async function chatRoute(context: RequestContext, pool: ModelPool): Promise<void
     context,
     async (model) => {
       const loaded = performance.now();
-      const settings = generationSettings(body.options, context);
+      const settings = generationSettings(body.options, body.format, context);
       const chat = engineCall(() => model.promptFromChat(messages.map((message): ChatMessage => ({ role: message.role, content: message.content ?? "" }))));
       const request = { ...settings, prompt: chat.tokens, stop: [...settings.stop, ...chat.stop] };
       const meta = (): object => ({ model: body.model, created_at: now() });
@@ -183,15 +185,27 @@ async function loadOrUnload(
   sendJson(context.response, 200, { model: body.model, created_at: now(), ...answer(reason) });
 }
 
-/** Ollama's options as the engine's settings; options that change nothing here are noted in the log. */
-function generationSettings(options: OllamaOptions | null | undefined, context: RequestContext): Omit<GenerateRequest, "prompt"> & { stop: readonly string[] } {
+/** Ollama's options and format as the engine's settings; options that change nothing here are noted in the log. */
+function generationSettings(
+  options: OllamaOptions | null | undefined,
+  format: GenerateRequestBody["format"],
+  context: RequestContext,
+): Omit<GenerateRequest, "prompt"> & { stop: readonly string[] } {
   const given: Partial<OllamaOptions> = options ?? {};
   // num_ctx and the other load-time settings belong to the loaded model (`slmkit serve --ctx`).
   const withoutEffect = optionsWithoutEffect(options);
   if (withoutEffect.length > 0) context.notes.options_without_effect = withoutEffect.join(",");
+  const grammar: OutputGrammar | undefined = format === "json" ? { kind: "json" } : format && typeof format === "object" ? { kind: "json_schema", schema: format } : undefined;
   return {
     maxTokens: given.num_predict != null && given.num_predict > 0 ? given.num_predict : undefined,
     stop: given.stop ?? [],
+    ...(grammar && { grammar }),
+    penalties: {
+      repeat: given.repeat_penalty ?? 1,
+      presence: given.presence_penalty ?? 0,
+      frequency: given.frequency_penalty ?? 0,
+      ...(given.repeat_last_n != null && { lastTokens: given.repeat_last_n }),
+    },
     sampling: {
       ...(given.temperature != null && { temperature: given.temperature }),
       ...(given.top_k != null && { topK: given.top_k }),
@@ -214,7 +228,7 @@ async function respond(
   stream: boolean,
   shape: { piece(text: string): object; done(result: GenerateResult, text: string): object },
 ): Promise<void> {
-  engineCall(() => model.check(request));
+  await engineCallAsync(() => model.prepare(request));
   if (!stream) {
     const result = await generate(model, request, context);
     sendJson(context.response, 200, shape.done(result, result.text));
@@ -249,6 +263,49 @@ function metrics(result: GenerateResult, started: number, loaded: number): Metri
     eval_count: result.completionTokens,
     eval_duration: nanoseconds(result.generationMs),
   };
+}
+
+// --- Embeddings ----------------------------------------------------------------------------------
+
+async function embedRoute(context: RequestContext, pool: ModelPool): Promise<void> {
+  const started = performance.now();
+  const body = parseOllamaRequest(embedRequest, await context.json());
+  const served = findModel(pool, body.model);
+  const inputs = typeof body.input === "string" ? [body.input] : body.input;
+  await withModel(
+    pool,
+    served.name,
+    context,
+    async (model) => {
+      const loaded = performance.now();
+      const { vectors, promptTokens } = await engineCallAsync(() => model.embed(inputs, { normalize: true, truncate: body.truncate ?? true }));
+      context.notes.tokens = `${promptTokens}+0`;
+      sendJson(context.response, 200, {
+        model: body.model,
+        embeddings: vectors,
+        total_duration: nanoseconds(performance.now() - started),
+        load_duration: nanoseconds(loaded - started),
+        prompt_eval_count: promptTokens,
+      });
+    },
+    body.keep_alive ?? undefined,
+  );
+}
+
+async function legacyEmbeddingRoute(context: RequestContext, pool: ModelPool): Promise<void> {
+  const body = parseOllamaRequest(legacyEmbeddingRequest, await context.json());
+  const served = findModel(pool, body.model);
+  await withModel(
+    pool,
+    served.name,
+    context,
+    async (model) => {
+      // The old endpoint answers an empty prompt with an empty vector, and does not normalize.
+      const vectors = body.prompt === "" ? [[]] : (await engineCallAsync(() => model.embed([body.prompt], { truncate: true }))).vectors;
+      sendJson(context.response, 200, { embedding: vectors[0] });
+    },
+    body.keep_alive ?? undefined,
+  );
 }
 
 // --- Models --------------------------------------------------------------------------------------

@@ -48,12 +48,11 @@ describe("Ollama request checking", () => {
   });
 
   it("accepts unimplemented options at values that change nothing, and names them otherwise", () => {
-    const options = { repeat_penalty: 1.1, presence_penalty: 0, mirostat: 0, typical_p: 1, num_ctx: 8192, mirostat_eta: 0.3, future_option: "x" };
+    const options = { repeat_penalty: 1.3, presence_penalty: 0.5, mirostat: 0, typical_p: 1, num_ctx: 8192, mirostat_eta: 0.3, future_option: "x" };
     const body = parseOllamaRequest(generateRequest, { model: "m", options });
     assert.deepEqual(optionsWithoutEffect(body.options).sort(), ["future_option", "mirostat_eta", "num_ctx"]);
     for (const [name, value] of [
-      ["repeat_penalty", 1.3],
-      ["frequency_penalty", 0.5],
+      ["typical_p", 0.5],
       ["mirostat", 1],
       ["tfs_z", 0.9],
     ] as const) {
@@ -61,6 +60,28 @@ describe("Ollama request checking", () => {
       assert.equal(status, 400);
       assert.match(message, new RegExp(`^'options\\.${name}' is not supported by this server yet: accepted only as`));
     }
+  });
+
+  it("applies the penalties within llama.cpp's ranges and refuses values outside them", () => {
+    const body = parseOllamaRequest(generateRequest, { model: "m", options: { repeat_penalty: 1.1, frequency_penalty: -2, presence_penalty: 2, repeat_last_n: -1 } });
+    assert.equal(body.options?.repeat_penalty, 1.1);
+    assert.equal(body.options?.repeat_last_n, -1);
+    for (const [name, value] of [
+      ["repeat_penalty", -1],
+      ["frequency_penalty", 3],
+      ["presence_penalty", "high"],
+      ["repeat_last_n", -2],
+    ] as const) {
+      assert.match(refusal(generateRequest, { model: "m", options: { [name]: value } }).message, new RegExp(`'options\\.${name}'`));
+    }
+  });
+
+  it("takes format as \"json\", a schema object, or empty", () => {
+    assert.equal(parseOllamaRequest(generateRequest, { model: "m", format: "json" }).format, "json");
+    assert.deepEqual(parseOllamaRequest(chatRequest, { model: "m", format: { type: "object" } }).format, { type: "object" });
+    parseOllamaRequest(generateRequest, { model: "m", format: "" });
+    assert.match(refusal(generateRequest, { model: "m", format: "xml" }).message, /'format'/);
+    assert.match(refusal(generateRequest, { model: "m", format: ["json"] }).message, /'format'/);
   });
 
   it("refuses num_predict values that mean nothing, keeps -1 and -2 (no limit)", () => {

@@ -50,6 +50,12 @@ const appliedOptions = {
   min_p: z.number().min(0).max(1).nullish(),
   /** Negative: a random seed (Ollama's default is -1). */
   seed: z.number().int().nullish(),
+  /** llama.cpp's repeat penalty over the last repeat_last_n tokens (1: off). */
+  repeat_penalty: z.number().min(0).max(10).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  /** Tokens the penalties look back over: 64 by default, -1 the whole context, 0 none. */
+  repeat_last_n: z.number().int().min(-1).nullish(),
   /** Most tokens to generate; -1 (Ollama's default) and -2 both mean "until the context is full". */
   num_predict: z
     .number()
@@ -83,13 +89,9 @@ const OTHER_OPTIONS = {
   use_mlock: { type: "boolean", use: "load" },
   // Tokens kept when Ollama shifts a full context; slmkit never shifts (a prompt that does not fit is refused).
   num_keep: { type: "integer", use: "inert" },
-  repeat_last_n: { type: "integer", use: "inert" },
   penalize_newline: { type: "boolean", use: "inert" },
   mirostat_tau: { type: "number", use: "inert" },
   mirostat_eta: { type: "number", use: "inert" },
-  repeat_penalty: { type: "number", use: "unsupported", accepted: [1, 1.1], meaning: "1 (off) or 1.1 (Ollama's default, which slmkit does not apply yet)" },
-  presence_penalty: { type: "number", use: "unsupported", accepted: [0], meaning: "0 (off)" },
-  frequency_penalty: { type: "number", use: "unsupported", accepted: [0], meaning: "0 (off)" },
   mirostat: { type: "integer", use: "unsupported", accepted: [0], meaning: "0 (off)" },
   typical_p: { type: "number", use: "unsupported", accepted: [1], meaning: "1 (off)" },
   tfs_z: { type: "number", use: "unsupported", accepted: [1], meaning: "1 (off)" },
@@ -147,7 +149,8 @@ const generationFields = {
   stream: z.boolean().nullish(),
   keep_alive: keepAlive,
   options: optionsSchema.nullish(),
-  format: absent,
+  /** "json": any JSON object; an object: a JSON schema the output must match. */
+  format: z.union([z.literal("json"), z.record(z.string(), z.unknown()), absent]),
   think: z.union([z.boolean(), z.enum(["high", "medium", "low"])]).nullish(),
   logprobs: z.literal(false).nullish(),
   top_logprobs: z.literal(0).nullish(),
@@ -200,6 +203,25 @@ export const deleteRequest = z
   .refine(eitherName, eitherNameIssue)
   .transform((body) => ({ model: (body.model || body.name)! }));
 
+/** /api/embed: one text or many; vectors come back normalized. */
+export const embedRequest = z.object({
+  model: modelName,
+  input: z.union([z.string(), z.array(z.string()).min(1).max(2048)]),
+  /** Cut inputs longer than the context to fit (Ollama's default), instead of refusing them. */
+  truncate: z.boolean().nullish(),
+  dimensions: z.null().optional(),
+  options: optionsSchema.nullish(),
+  keep_alive: keepAlive,
+});
+
+/** /api/embeddings, the older form: one prompt, the raw (not normalized) vector. */
+export const legacyEmbeddingRequest = z.object({
+  model: modelName,
+  prompt: z.string(),
+  options: optionsSchema.nullish(),
+  keep_alive: keepAlive,
+});
+
 export const copyRequest = z.object({
   source: modelName,
   destination: z.string().min(1).max(256).regex(NEW_MODEL_NAME, "must be a model name such as 'my-model' or 'my-model:v2'"),
@@ -209,7 +231,7 @@ export const copyRequest = z.object({
 
 /** Fields of requests slmkit serves that it cannot honour yet, and why: a 400 naming the field. */
 const UNSUPPORTED_FIELDS: Readonly<Record<string, string>> = {
-  format: 'JSON mode and JSON-schema output are not implemented yet; leave "format" out',
+  format: 'give "json" or a JSON schema object',
   template: "a per-request template is not supported: the model's own chat template is used (raw: true sends the prompt as it is)",
   suffix: "fill-in-the-middle is not implemented yet",
   images: "slmkit serves text-only models",
