@@ -57,7 +57,17 @@ export function withModel<T>(pool: ModelPool, name: string, context: RequestCont
 
 /** Generates for a request, stopped early if the client goes away; notes token counts for the log. */
 export async function generate(model: LoadedModel, request: GenerateRequest, context: RequestContext): Promise<GenerateResult> {
-  const result = await engineCallAsync(() => model.generate({ ...request, signal: context.signal }));
+  const name = String(context.notes.model ?? model.name);
+  const metrics = context.metrics;
+  let previous: number | undefined;
+  const onToken = (): void => {
+    const now = performance.now();
+    if (previous !== undefined) metrics?.observeTokenInterval(name, (now - previous) / 1000);
+    previous = now;
+    request.onToken?.();
+  };
+  const result = await engineCallAsync(() => model.generate({ ...request, signal: context.signal, onToken }));
   context.notes.tokens = `${result.promptTokens}+${result.completionTokens}`;
+  metrics?.observeGeneration(name, result);
   return result;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ApiError, type ApiStyle } from "./api-error.js";
+import type { GenerationObserver } from "./server-metrics.js";
 
 export type Method = "GET" | "HEAD" | "POST" | "DELETE";
 
@@ -13,6 +14,8 @@ export interface RequestContext {
   json(): Promise<unknown>;
   /** Notes for the access log line (model, token counts). */
   readonly notes: Record<string, string | number>;
+  /** Told of the request's generations, for /metrics. */
+  readonly metrics?: GenerationObserver;
 }
 
 /** One row of the route table: method, path pattern (`:name` matches one segment) and handler. */

@@ -32,11 +32,24 @@ export interface PoolOptions {
   readonly keepAliveMs?: KeepAlive;
   /** Models kept loaded at once; loading one more unloads the least recently used idle one. */
   readonly maxLoaded?: number;
+  /** Told of every load and unload (for /metrics and the log). */
+  readonly observer?: PoolObserver;
+}
+
+/** Why a model left memory. */
+export type UnloadReason = "idle" | "evicted" | "requested" | "removed" | "shutdown";
+
+export interface PoolObserver {
+  /** A model finished loading after `seconds` (or failed to, with the error). */
+  loaded?(model: string, seconds: number, error?: unknown): void;
+  unloaded?(model: string, reason: UnloadReason): void;
 }
 
 /** A model file in memory, shared by every name that points at it. */
 interface Resident {
   readonly path: string;
+  /** The name it was first loaded under: how metrics and the log call it. */
+  readonly label: string;
   readonly loading: Promise<LoadedModel>;
   model?: LoadedModel;
   /** Requests using it right now: it is never unloaded under them. */
@@ -60,6 +73,7 @@ export class ModelPool {
   /** Idle time before a model is unloaded when a request does not say. */
   readonly keepAliveMs: KeepAlive;
   private readonly maxLoaded: number;
+  private readonly observer: PoolObserver;
 
   constructor(
     models: readonly ServedModel[],
@@ -69,6 +83,7 @@ export class ModelPool {
     for (const model of models) this.add(model);
     this.keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.maxLoaded = options.maxLoaded ?? Infinity;
+    this.observer = options.observer ?? {};
   }
 
   list(): ServedModel[] {
@@ -99,7 +114,7 @@ export class ModelPool {
     const served = this.byName.get(name);
     if (served === undefined) return false;
     this.byName.delete(name);
-    if (![...this.byName.values()].some((other) => other.path === served.path)) await this.unloadPath(served.path);
+    if (![...this.byName.values()].some((other) => other.path === served.path)) await this.unloadPath(served.path, "removed");
     return true;
   }
 
@@ -141,7 +156,7 @@ export class ModelPool {
     const resident = this.residents.get(served.path);
     if (resident === undefined) return;
     if (resident.users > 0) resident.unloadWhenIdle = true;
-    else await this.unloadPath(served.path);
+    else await this.unloadPath(served.path, "requested");
   }
 
   /** The model if its load has finished, without waiting for one in progress. */
@@ -167,7 +182,7 @@ export class ModelPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.residents.keys()].map((path) => this.unloadPath(path, true)));
+    await Promise.all([...this.residents.keys()].map((path) => this.unloadPath(path, "shutdown", true)));
   }
 
   private resident(name: string): Resident {
@@ -176,13 +191,20 @@ export class ModelPool {
     const existing = this.residents.get(served.path);
     if (existing) return existing;
     this.makeRoom();
+    const started = performance.now();
     const loading = LoadedModel.load(served.path, this.loadOptions);
-    const resident: Resident = { path: served.path, loading, users: 0, lastUsed: Date.now(), expiresAt: null };
+    const resident: Resident = { path: served.path, label: served.name, loading, users: 0, lastUsed: Date.now(), expiresAt: null };
     this.residents.set(served.path, resident);
     loading.then(
-      (model) => (resident.model = model),
-      // A failed load is forgotten so that the next request tries again.
-      () => this.residents.get(served.path) === resident && this.residents.delete(served.path),
+      (model) => {
+        resident.model = model;
+        this.observer.loaded?.(resident.label, (performance.now() - started) / 1000);
+      },
+      (error: unknown) => {
+        this.observer.loaded?.(resident.label, (performance.now() - started) / 1000, error);
+        // A failed load is forgotten so that the next request tries again.
+        if (this.residents.get(served.path) === resident) this.residents.delete(served.path);
+      },
     );
     return resident;
   }
@@ -193,7 +215,7 @@ export class ModelPool {
       const idle = [...this.residents.values()].filter((resident) => resident.users === 0 && resident.model !== undefined);
       if (idle.length === 0) return; // everything is busy: load anyway rather than fail the request
       idle.sort((a, b) => a.lastUsed - b.lastUsed);
-      void this.unloadPath(idle[0]!.path);
+      void this.unloadPath(idle[0]!.path, "evicted");
     }
   }
 
@@ -205,11 +227,11 @@ export class ModelPool {
       return;
     }
     if (keepAliveMs <= 0) {
-      void this.unloadPath(resident.path);
+      void this.unloadPath(resident.path, resident.unloadWhenIdle ? "requested" : "idle");
       return;
     }
     resident.expiresAt = Date.now() + keepAliveMs;
-    resident.timer = setTimeout(() => void this.unloadPath(resident.path), keepAliveMs);
+    resident.timer = setTimeout(() => void this.unloadPath(resident.path, "idle"), keepAliveMs);
     resident.timer.unref();
   }
 
@@ -219,12 +241,14 @@ export class ModelPool {
     resident.expiresAt = null;
   }
 
-  private async unloadPath(path: string, evenIfBusy = false): Promise<void> {
+  private async unloadPath(path: string, reason: UnloadReason, evenIfBusy = false): Promise<void> {
     const resident = this.residents.get(path);
     if (resident === undefined || (resident.users > 0 && !evenIfBusy)) return;
     this.residents.delete(path);
     this.cancelExpiry(resident);
     const model = await resident.loading.catch(() => undefined);
-    await model?.dispose();
+    if (model === undefined) return;
+    await model.dispose();
+    this.observer.unloaded?.(resident.label, reason);
   }
 }

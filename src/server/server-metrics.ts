@@ -4,9 +4,15 @@
  */
 import type { GenerateResult } from "../engine/index.js";
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, Registry, TOKEN_INTERVAL_BUCKETS } from "./metrics.js";
-import type { ModelPool } from "./model-pool.js";
+import type { ModelPool, PoolObserver, UnloadReason } from "./model-pool.js";
 
-export class ServerMetrics {
+/** What generation routes report, per request: the gaps between tokens and the finished result. */
+export interface GenerationObserver {
+  observeTokenInterval(model: string, seconds: number): void;
+  observeGeneration(model: string, result: GenerateResult): void;
+}
+
+export class ServerMetrics implements GenerationObserver, PoolObserver {
   private readonly registry = new Registry();
   private readonly requests = this.registry.add(new Counter("slmkit_http_requests_total", "HTTP requests answered, by route, method and status."));
   private readonly requestSeconds = this.registry.add(new Histogram("slmkit_http_request_duration_seconds", "Time to answer an HTTP request, by route.", LATENCY_BUCKETS));
@@ -15,11 +21,13 @@ export class ServerMetrics {
   private readonly generatedTokens = this.registry.add(new Counter("slmkit_generated_tokens_total", "Tokens generated, by model."));
   private readonly firstToken = this.registry.add(new Histogram("slmkit_time_to_first_token_seconds", "From a generation request to its first token, by model.", LATENCY_BUCKETS));
   private readonly tokenInterval = this.registry.add(new Histogram("slmkit_inter_token_seconds", "Time between two generated tokens of one request, by model.", TOKEN_INTERVAL_BUCKETS));
-  readonly modelLoads = this.registry.add(new Counter("slmkit_model_loads_total", "Models loaded, by model."));
-  readonly modelUnloads = this.registry.add(new Counter("slmkit_model_unloads_total", "Models unloaded, by model and reason (idle, evicted, requested)."));
+  private readonly generations = this.registry.add(new Counter("slmkit_generations_total", "Generations finished, by model and finish reason (stop, length, aborted: the client went away)."));
+  private readonly modelLoads = this.registry.add(new Counter("slmkit_model_loads_total", "Model loads, by model and outcome (loaded, failed)."));
+  private readonly loadSeconds = this.registry.add(new Histogram("slmkit_model_load_seconds", "Time to load a model, by model.", LATENCY_BUCKETS));
+  private readonly modelUnloads = this.registry.add(new Counter("slmkit_model_unloads_total", "Models unloaded, by model and reason (idle, evicted, requested, removed, shutdown)."));
 
-  constructor(pool: ModelPool) {
-    const running = (): ReturnType<ModelPool["running"]> => pool.running();
+  /** `running` lists the loaded models when scraped (the pool, made after these metrics). */
+  constructor(running: () => ReturnType<ModelPool["running"]>) {
     this.registry.add(new Gauge("slmkit_loaded_models", "Models in memory now.", () => [[{}, new Set(running().map(({ model }) => model)).size]]));
     this.registry.add(new Gauge("slmkit_sequences", "Sequences (requests decoded at once) of each loaded model.", () => running().map(({ served, model }) => [{ model: served.name }, model.parallel])));
     this.registry.add(new Gauge("slmkit_busy_sequences", "Sequences generating now, by model.", () => running().map(({ served, model }) => [{ model: served.name }, model.busySequences])));
@@ -44,7 +52,17 @@ export class ServerMetrics {
     this.tokenInterval.observe(seconds, { model });
   }
 
+  loaded(model: string, seconds: number, error?: unknown): void {
+    this.modelLoads.inc({ model, outcome: error === undefined ? "loaded" : "failed" });
+    if (error === undefined) this.loadSeconds.observe(seconds, { model });
+  }
+
+  unloaded(model: string, reason: UnloadReason): void {
+    this.modelUnloads.inc({ model, reason });
+  }
+
   observeGeneration(model: string, result: GenerateResult): void {
+    this.generations.inc({ model, finish_reason: result.finishReason });
     this.promptTokens.inc({ model }, result.promptTokens);
     this.reusedTokens.inc({ model }, result.reusedPromptTokens);
     this.generatedTokens.inc({ model }, result.completionTokens);

@@ -2,10 +2,11 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from "node:net";
 import type { LoadOptions } from "../engine/index.js";
 import { ApiError, type ApiStyle } from "./api-error.js";
-import { type RequestContext, type Route, Router, parseJson, readBody, sendJson } from "./http.js";
+import { type RequestContext, type Route, Router, parseJson, readBody, sendJson, sendText } from "./http.js";
 import { ModelPool, type PoolOptions, type ServedModel } from "./model-pool.js";
 import { ollamaRoutes } from "./ollama-routes.js";
 import { openAiRoutes } from "./openai-routes.js";
+import { ServerMetrics } from "./server-metrics.js";
 
 export const DEFAULT_HOST = "127.0.0.1";
 /** Ollama's port, so that tools pointed at a local Ollama find slmkit. */
@@ -29,17 +30,25 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly pool: ModelPool;
+  readonly metrics: ServerMetrics;
   close(): Promise<void>;
 }
 
 /** Starts the HTTP server; resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const pool = new ModelPool(options.models, options.load ?? {}, options.pool);
+  // The metrics read the pool when scraped; the pool tells them of loads and unloads.
+  const metrics: ServerMetrics = new ServerMetrics(() => pool.running());
+  const pool = new ModelPool(options.models, options.load ?? {}, { ...options.pool, observer: metrics });
   const routes: Route[] = [
     {
       method: "GET",
       path: "/health",
       handle: async ({ response }) => sendJson(response, 200, health(pool)),
+    },
+    {
+      method: "GET",
+      path: "/metrics",
+      handle: async ({ response }) => sendText(response, 200, metrics.render(), { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
     },
     ...openAiRoutes(pool),
     ...ollamaRoutes(pool),
@@ -47,7 +56,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const router = new Router(routes);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const server = createServer((request, response) => {
-    void handle(router, request, response, maxBodyBytes, options.log);
+    void handle(router, request, response, { maxBodyBytes, metrics, log: options.log });
   });
   server.keepAliveTimeout = 30_000;
   const host = options.host ?? DEFAULT_HOST;
@@ -58,6 +67,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${shownHost}:${port}`,
     port,
     pool,
+    metrics,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -95,7 +105,13 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-async function handle(router: Router, request: IncomingMessage, response: ServerResponse, maxBodyBytes: number, log?: (line: string) => void): Promise<void> {
+interface HandleOptions {
+  readonly maxBodyBytes: number;
+  readonly metrics: ServerMetrics;
+  readonly log?: (line: string) => void;
+}
+
+async function handle(router: Router, request: IncomingMessage, response: ServerResponse, { maxBodyBytes, metrics, log }: HandleOptions): Promise<void> {
   const started = performance.now();
   const abort = new AbortController();
   response.on("close", () => {
@@ -104,25 +120,32 @@ async function handle(router: Router, request: IncomingMessage, response: Server
   const notes: Record<string, string | number> = {};
   const path = (request.url ?? "/").split("?")[0]!;
   let style = router.styleFor(path);
+  // Metrics are labelled by the route's pattern, never the raw path (one series per route, not per URL).
+  let routeLabel = "unmatched";
   try {
     const { route, params } = router.match(request.method ?? "GET", path);
     style = route.style ?? "openai";
+    routeLabel = route.path;
     const context: RequestContext = {
       request,
       response,
       params,
       signal: abort.signal,
       notes,
+      metrics,
       json: async () => parseJson(await readBody(request, maxBodyBytes)),
     };
     await route.handle(context);
   } catch (error) {
     answerError(response, error, style, log);
   }
+  const milliseconds = performance.now() - started;
+  // 499, nginx's "client closed request": the client went away before the answer was finished.
+  metrics.observeRequest(routeLabel, request.method ?? "GET", abort.signal.aborted ? 499 : response.statusCode, milliseconds / 1000);
   if (log) {
-    const extra = Object.entries(notes).map(([key, value]) => ` ${key}=${value}`).join("");
     const status = abort.signal.aborted ? "client-closed" : String(response.statusCode);
-    log(`${request.method} ${path} ${status} ${Math.round(performance.now() - started)}ms${extra}`);
+    const extra = Object.entries(notes).map(([key, value]) => ` ${key}=${value}`).join("");
+    log(`${request.method} ${path} ${status} ${Math.round(milliseconds)}ms${extra}`);
   }
 }
 
