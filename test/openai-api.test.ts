@@ -5,12 +5,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
-import { ModelPool, type RunningServer, describeModelFile, startServer } from "../src/server/index.js";
+import { createLogger, ModelPool, type RunningServer, describeModelFile, startServer } from "../src/server/index.js";
 import { countTokens, makeModel, temporaryDirectory } from "./helpers.js";
 
 const directory = temporaryDirectory("openai");
 let server: RunningServer;
-const serverLog: string[] = [];
+type LogRecord = Record<string, string | number | boolean>;
+const serverLog: LogRecord[] = [];
 let client: OpenAI;
 let llamaPath: string;
 let qwenPath: string;
@@ -23,7 +24,7 @@ before(async () => {
     port: 0,
     models: [describeModelFile(llamaPath), describeModelFile(qwenPath)],
     load: { contextSize: CONTEXT, parallel: 2 },
-    log: (line) => serverLog.push(line),
+    logger: createLogger({ format: "json", level: "debug", write: (line) => serverLog.push(JSON.parse(line) as LogRecord) }),
   });
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "not-checked-yet", maxRetries: 0 });
 });
@@ -289,11 +290,12 @@ describe("hostile and malformed requests", () => {
       if (busy !== 0) await new Promise((resolve) => setTimeout(resolve, 10));
     }
     assert.equal(busy, 0);
-    const closed = serverLog.slice(before).filter((line) => line.includes("client-closed"));
-    assert.equal(closed.length, 2, serverLog.slice(before).join("\n"));
-    for (const line of closed) {
-      const generated = Number(/tokens=\d+\+(\d+)/.exec(line)![1]);
-      assert.ok(generated < 400, `generation stopped early: ${line}`);
+    const closed = serverLog.slice(before).filter((record) => record.client_closed === true);
+    assert.equal(closed.length, 2, JSON.stringify(serverLog.slice(before)));
+    for (const record of closed) {
+      assert.equal(record.status, 499);
+      assert.equal(record.route, "/v1/completions");
+      assert.ok(typeof record.completion_tokens === "number" && record.completion_tokens < 400, `generation stopped early: ${JSON.stringify(record)}`);
     }
   });
 });

@@ -67,7 +67,8 @@ export async function generate(model: LoadedModel, request: GenerateRequest, con
     request.onToken?.();
   };
   const result = await engineCallAsync(() => model.generate({ ...request, signal: context.signal, onToken }));
-  context.notes.tokens = `${result.promptTokens}+${result.completionTokens}`;
+  context.notes.prompt_tokens = result.promptTokens;
+  context.notes.completion_tokens = result.completionTokens;
   metrics?.observeGeneration(name, result);
   return result;
 }

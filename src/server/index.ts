@@ -2,4 +2,15 @@
 export { ApiError } from "./api-error.js";
 export { parseKeepAlive } from "./duration.js";
 export { DEFAULT_KEEP_ALIVE_MS, describeModelFile, ModelPool, type PoolOptions, type ServedModel } from "./model-pool.js";
-export { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, ListenError, type RunningServer, type ServerOptions, startServer } from "./server.js";
+export { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from "./logger.js";
+export {
+  DEFAULT_HOST,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  ListenError,
+  type RunningServer,
+  type ServerOptions,
+  type ShutdownReport,
+  startServer,
+} from "./server.js";

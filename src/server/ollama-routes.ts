@@ -279,7 +279,7 @@ async function embedRoute(context: RequestContext, pool: ModelPool): Promise<voi
     async (model) => {
       const loaded = performance.now();
       const { vectors, promptTokens } = await engineCallAsync(() => model.embed(inputs, { normalize: true, truncate: body.truncate ?? true }));
-      context.notes.tokens = `${promptTokens}+0`;
+      context.notes.prompt_tokens = promptTokens;
       sendJson(context.response, 200, {
         model: body.model,
         embeddings: vectors,

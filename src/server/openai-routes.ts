@@ -150,7 +150,7 @@ async function embeddings(context: RequestContext, pool: ModelPool): Promise<voi
   const inputs = typeof body.input === "string" ? [body.input] : body.input;
   await withModel(pool, body.model, context, async (model) => {
     const { vectors, promptTokens } = await engineCallAsync(() => model.embed(inputs, { normalize: true }));
-    context.notes.tokens = `${promptTokens}+0`;
+    context.notes.prompt_tokens = promptTokens;
     const encode = (vector: number[]): number[] | string =>
       body.encoding_format === "base64" ? Buffer.from(Float32Array.from(vector).buffer).toString("base64") : vector;
     sendJson(context.response, 200, {

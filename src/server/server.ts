@@ -1,9 +1,11 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { LoadOptions } from "../engine/index.js";
-import { ApiError, type ApiStyle } from "./api-error.js";
-import { type RequestContext, type Route, Router, parseJson, readBody, sendJson, sendText } from "./http.js";
-import { ModelPool, type PoolOptions, type ServedModel } from "./model-pool.js";
+import { dispatch } from "./dispatch.js";
+import { type Route, Router, sendJson, sendText } from "./http.js";
+import { type DrainReport, InFlightRequests } from "./in-flight.js";
+import { type Logger, SILENT_LOGGER } from "./logger.js";
+import { ModelPool, type PoolObserver, type PoolOptions, type ServedModel } from "./model-pool.js";
 import { ollamaRoutes } from "./ollama-routes.js";
 import { openAiRoutes } from "./openai-routes.js";
 import { ServerMetrics } from "./server-metrics.js";
@@ -13,6 +15,8 @@ export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 11434;
 /** Requests larger than this are answered 413: prompts are bounded by the context anyway. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** How long shutdown lets running requests finish before it stops them. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 export interface ServerOptions {
   readonly host?: string;
@@ -20,10 +24,14 @@ export interface ServerOptions {
   readonly models: readonly ServedModel[];
   readonly load?: LoadOptions;
   /** Keep-alive and how many models stay loaded at once. */
-  readonly pool?: PoolOptions;
+  readonly pool?: Omit<PoolOptions, "observer">;
   readonly maxBodyBytes?: number;
-  /** Receives one line per request; silent when not given. */
-  readonly log?: (line: string) => void;
+  /** Receives a record per request, model load and unload, and shutdown step; silent when not given. */
+  readonly logger?: Logger;
+}
+
+export interface ShutdownReport extends DrainReport {
+  readonly seconds: number;
 }
 
 export interface RunningServer {
@@ -31,14 +39,22 @@ export interface RunningServer {
   readonly port: number;
   readonly pool: ModelPool;
   readonly metrics: ServerMetrics;
+  /**
+   * Graceful stop: accepts no new connections and answers 503 to new requests on open ones, lets
+   * running requests finish for up to `timeoutMs`, then stops the rest (streams end with what they
+   * have, as if they had hit their token limit), closes every connection and unloads the models.
+   */
+  shutdown(timeoutMs?: number): Promise<ShutdownReport>;
+  /** Immediate stop: connections are cut and models unloaded. */
   close(): Promise<void>;
 }
 
 /** Starts the HTTP server; resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  // The metrics read the pool when scraped; the pool tells them of loads and unloads.
+  const logger = options.logger ?? SILENT_LOGGER;
+  // The metrics read the pool when scraped; the pool tells them (and the log) of loads and unloads.
   const metrics: ServerMetrics = new ServerMetrics(() => pool.running());
-  const pool = new ModelPool(options.models, options.load ?? {}, { ...options.pool, observer: metrics });
+  const pool = new ModelPool(options.models, options.load ?? {}, { ...options.pool, observer: poolObserver(metrics, logger) });
   const routes: Route[] = [
     {
       method: "GET",
@@ -54,24 +70,63 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...ollamaRoutes(pool),
   ];
   const router = new Router(routes);
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const server = createServer((request, response) => {
-    void handle(router, request, response, { maxBodyBytes, metrics, log: options.log });
-  });
+  const inFlight = new InFlightRequests();
+  let draining = false;
+  const dispatchOptions = {
+    router,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    metrics,
+    logger,
+    stopSignal: inFlight.stopSignal,
+    draining: () => draining,
+  };
+  const server = createServer((request, response) => inFlight.track(dispatch(request, response, dispatchOptions)));
   server.keepAliveTimeout = 30_000;
   const host = options.host ?? DEFAULT_HOST;
   await listen(server, host, options.port ?? DEFAULT_PORT);
   const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(":") ? `[${host}]` : host;
+  let stopped: Promise<ShutdownReport> | undefined;
+  const shutdown = (timeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS): Promise<ShutdownReport> =>
+    (stopped ??= (async () => {
+      const started = performance.now();
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      logger.info("shutting down", { in_flight: inFlight.size, timeout_ms: timeoutMs });
+      const report = await inFlight.drain(timeoutMs);
+      if (report.stopped > 0) logger.warn("stopped requests still running at the shutdown deadline", { stopped: report.stopped });
+      server.closeAllConnections();
+      await closed;
+      await pool.close();
+      const seconds = (performance.now() - started) / 1000;
+      logger.info("shut down", { seconds: Number(seconds.toFixed(3)), in_flight: report.inFlight, stopped: report.stopped });
+      return { ...report, seconds };
+    })());
   return {
     url: `http://${shownHost}:${port}`,
     port,
     pool,
     metrics,
+    shutdown,
     close: async () => {
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await pool.close();
+      await shutdown(0);
+    },
+  };
+}
+
+/** Model loads and unloads go to the metrics and the log. */
+function poolObserver(metrics: ServerMetrics, logger: Logger): PoolObserver {
+  return {
+    loaded(model, seconds, error) {
+      metrics.loaded(model, seconds, error);
+      if (error === undefined) logger.info("model loaded", { model, seconds: Number(seconds.toFixed(3)) });
+      else logger.error("model failed to load", { model, error: error instanceof Error ? error.message : String(error as string) });
+    },
+    unloaded(model, reason) {
+      metrics.unloaded(model, reason);
+      logger.info("model unloaded", { model, reason });
     },
   };
 }
@@ -103,60 +158,4 @@ function listen(server: Server, host: string, port: number): Promise<void> {
     });
     server.listen(port, host, () => resolve());
   });
-}
-
-interface HandleOptions {
-  readonly maxBodyBytes: number;
-  readonly metrics: ServerMetrics;
-  readonly log?: (line: string) => void;
-}
-
-async function handle(router: Router, request: IncomingMessage, response: ServerResponse, { maxBodyBytes, metrics, log }: HandleOptions): Promise<void> {
-  const started = performance.now();
-  const abort = new AbortController();
-  response.on("close", () => {
-    if (!response.writableFinished) abort.abort();
-  });
-  const notes: Record<string, string | number> = {};
-  const path = (request.url ?? "/").split("?")[0]!;
-  let style = router.styleFor(path);
-  // Metrics are labelled by the route's pattern, never the raw path (one series per route, not per URL).
-  let routeLabel = "unmatched";
-  try {
-    const { route, params } = router.match(request.method ?? "GET", path);
-    style = route.style ?? "openai";
-    routeLabel = route.path;
-    const context: RequestContext = {
-      request,
-      response,
-      params,
-      signal: abort.signal,
-      notes,
-      metrics,
-      json: async () => parseJson(await readBody(request, maxBodyBytes)),
-    };
-    await route.handle(context);
-  } catch (error) {
-    answerError(response, error, style, log);
-  }
-  const milliseconds = performance.now() - started;
-  // 499, nginx's "client closed request": the client went away before the answer was finished.
-  metrics.observeRequest(routeLabel, request.method ?? "GET", abort.signal.aborted ? 499 : response.statusCode, milliseconds / 1000);
-  if (log) {
-    const status = abort.signal.aborted ? "client-closed" : String(response.statusCode);
-    const extra = Object.entries(notes).map(([key, value]) => ` ${key}=${value}`).join("");
-    log(`${request.method} ${path} ${status} ${Math.round(milliseconds)}ms${extra}`);
-  }
-}
-
-function answerError(response: ServerResponse, error: unknown, style: ApiStyle, log?: (line: string) => void): void {
-  const apiError = error instanceof ApiError ? error : new ApiError(500, `Internal error: ${(error as Error)?.message ?? String(error)}`);
-  if (!(error instanceof ApiError)) log?.(`internal error: ${(error as Error)?.stack ?? String(error)}`);
-  if (response.headersSent) {
-    response.destroy();
-    return;
-  }
-  // A body we did not read (413) must not be read into the next request on a kept-alive socket.
-  if (apiError.status === 413) response.setHeader("Connection", "close");
-  sendJson(response, apiError.status, apiError.body(style), apiError.headers);
 }

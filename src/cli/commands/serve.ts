@@ -1,5 +1,21 @@
 import { isIP } from "node:net";
-import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, parseKeepAlive, type RunningServer, type ServedModel, describeModelFile, startServer } from "../../server/index.js";
+import {
+  createLogger,
+  DEFAULT_HOST,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  describeModelFile,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+  parseKeepAlive,
+  type RunningServer,
+  type ServedModel,
+  startServer,
+} from "../../server/index.js";
 import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { withInterruptHandler } from "../interrupt.js";
@@ -21,7 +37,10 @@ export const serveCommand: Command = {
     { name: "keep-alive", kind: "string", valueName: "DURATION", description: "how long a model stays loaded after its last request: 30s, 5m, 1h; -1 for ever, 0 unloads at once (default 5m)" },
     { name: "max-loaded", kind: "integer", description: "models kept loaded at once; one more unloads the least recently used idle one (default: no limit)", min: 1, max: 1024 },
     { name: "max-body", kind: "integer", description: `largest request body in bytes (default ${DEFAULT_MAX_BODY_BYTES})`, min: 1024 },
-    { name: "quiet", short: "q", kind: "boolean", description: "do not log requests" },
+    { name: "shutdown-timeout", kind: "string", valueName: "DURATION", description: `on SIGTERM or Ctrl-C, how long running requests may finish before they are stopped (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000}s)` },
+    { name: "log-format", kind: "string", choices: LOG_FORMATS, description: "pretty: one readable line per event; json: one JSON object per line, for log collectors (default pretty)" },
+    { name: "log-level", kind: "string", choices: LOG_LEVELS, description: "least severe records written (default info: every request)" },
+    { name: "quiet", short: "q", kind: "boolean", description: "log only warnings and errors (same as --log-level warn)" },
     ...ENGINE_OPTIONS,
   ],
   examples: ["slmkit serve                       # the random-weight demo model", "slmkit serve qwen3-0.6b-q4_0.gguf --port 8080 --parallel 4"],
@@ -37,10 +56,10 @@ export const serveCommand: Command = {
       if (other !== undefined) throw new UsageError(`${other} and ${model.path} would both be served as '${model.name}'; give each model a different file name`);
       names.set(model.name, model.path);
     }
-    const quiet = values.quiet === true;
-    const keepAliveText = values["keep-alive"] as string | undefined;
-    const keepAliveMs = keepAliveText === undefined ? undefined : parseKeepAlive(keepAliveText);
-    if (keepAliveText !== undefined && keepAliveMs === undefined) throw new UsageError(`--keep-alive takes a duration such as 30s, 5m or -1 (got '${keepAliveText}')`);
+    const keepAliveMs = durationOption(values, "keep-alive", "30s, 5m or -1");
+    const shutdownTimeoutMs = durationOption(values, "shutdown-timeout", "10s or 2m") ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    const level = (values["log-level"] as LogLevel | undefined) ?? (values.quiet === true ? "warn" : "info");
+    const logger = createLogger({ format: values["log-format"] as LogFormat | undefined, level, write: (line) => process.stderr.write(`${line}\n`) });
     const server = await startServer({
       host,
       port,
@@ -55,13 +74,14 @@ export const serveCommand: Command = {
         backend: values.backend as never,
         verbose: values.verbose === true,
       },
-      log: quiet ? undefined : (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+      logger,
     });
-    printBanner(server, models, host);
-    warmUp(server, models, quiet);
-    await untilSignal();
-    process.stderr.write("slmkit serve: shutting down (again to force)\n");
-    await withInterruptHandler(() => process.exit(130), () => server.close());
+    if (values["log-format"] === "json") logStart(logger, server, models, host);
+    else printBanner(server, models, host);
+    warmUp(server, models, logger);
+    const signal = await untilSignal();
+    logger.info(`${signal} received: finishing running requests, then unloading (${signal} again stops at once)`, { signal });
+    await withInterruptHandler(() => process.exit(130), () => server.shutdown(shutdownTimeoutMs));
   },
 };
 
@@ -84,25 +104,42 @@ function printBanner(server: RunningServer, models: readonly ServedModel[], host
   }
   const example = JSON.stringify({ model: models[0]!.name, messages: [{ role: "user", content: "Hello" }] });
   lines.push(`  Try: curl ${server.url}/v1/chat/completions -H 'Content-Type: application/json' -d '${example}'`);
-  if (host !== DEFAULT_HOST && host !== "localhost" && host !== "::1") {
+  if (!isLoopback(host)) {
     lines.push(`  Warning: listening on ${host}: anyone who can reach this address can use these models (no API keys yet).`);
   }
   process.stderr.write(`${lines.join("\n")}\n`);
 }
 
-/** Loads the models in the background so the first request does not wait for them. */
-function warmUp(server: RunningServer, models: readonly ServedModel[], quiet: boolean): void {
+/** The banner's facts as log records, so that a JSON log holds nothing but JSON lines. */
+function logStart(logger: Logger, server: RunningServer, models: readonly ServedModel[], host: string): void {
+  logger.info("listening", { url: server.url, openai: `${server.url}/v1`, ollama: `${server.url}/api` });
+  for (const model of models) logger.info("serving model", { model: model.name, path: model.path, random_weights: model.randomWeights || undefined });
+  if (!isLoopback(host)) logger.warn("listening on a non-loopback address: anyone who can reach it can use these models (no API keys yet)", { host });
+}
+
+function isLoopback(host: string): boolean {
+  return host === DEFAULT_HOST || host === "localhost" || host === "::1";
+}
+
+/** Loads the models in the background so the first request does not wait for them (the pool logs the outcome). */
+function warmUp(server: RunningServer, models: readonly ServedModel[], logger: Logger): void {
   for (const model of models) {
-    server.pool.get(model.name).then(
-      () => quiet || process.stderr.write(`  loaded ${model.name}\n`),
-      (error: unknown) => process.stderr.write(`  could not load ${model.name}: ${(error as Error).message}\n`),
-    );
+    server.pool.get(model.name).catch((error: unknown) => logger.debug("warm-up load failed", { model: model.name, error: (error as Error).message }));
   }
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilSignal(): Promise<void> {
-  let stop: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
-  return withInterruptHandler(() => stop(), () => stopped);
+/** A duration flag in milliseconds (Infinity for -1), or undefined when not given. */
+function durationOption(values: Readonly<Record<string, unknown>>, name: string, examples: string): number | undefined {
+  const text = values[name] as string | undefined;
+  if (text === undefined) return undefined;
+  const milliseconds = parseKeepAlive(text);
+  if (milliseconds === undefined) throw new UsageError(`--${name} takes a duration such as ${examples} (got '${text}')`);
+  return milliseconds;
+}
+
+/** Resolves with the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  let stop: (signal: NodeJS.Signals) => void = () => undefined;
+  const stopped = new Promise<NodeJS.Signals>((resolve) => (stop = resolve));
+  return withInterruptHandler((signal) => stop(signal), () => stopped);
 }

@@ -1,0 +1,98 @@
+/**
+ * Answers one HTTP request: gives it an id, matches its route, runs the handler with a signal that
+ * fires when the client leaves or shutdown stops it, answers errors in the route's API style, and
+ * reports the request to the metrics and the log.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ApiError, type ApiStyle } from "./api-error.js";
+import { type RequestContext, type Router, parseJson, readBody, sendJson } from "./http.js";
+import type { Logger } from "./logger.js";
+import type { ServerMetrics } from "./server-metrics.js";
+
+export interface DispatchOptions {
+  readonly router: Router;
+  readonly maxBodyBytes: number;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  /** Fires when shutdown's deadline passes: generations stop and answer with what they have. */
+  readonly stopSignal: AbortSignal;
+  /** True once shutdown began: new requests are turned away with 503. */
+  readonly draining: () => boolean;
+}
+
+/** A request id a client or proxy sent is kept when it is short and plain; otherwise a new one is made. */
+const ACCEPTED_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export async function dispatch(request: IncomingMessage, response: ServerResponse, options: DispatchOptions): Promise<void> {
+  const { router, metrics, logger } = options;
+  const started = performance.now();
+  const offered = request.headers["x-request-id"];
+  const requestId = typeof offered === "string" && ACCEPTED_REQUEST_ID.test(offered) ? offered : randomUUID();
+  response.setHeader("X-Request-Id", requestId);
+  const clientGone = new AbortController();
+  response.on("close", () => {
+    if (!response.writableFinished) clientGone.abort();
+  });
+  const signal = AbortSignal.any([clientGone.signal, options.stopSignal]);
+  const notes: Record<string, string | number> = {};
+  const method = request.method ?? "GET";
+  const path = (request.url ?? "/").split("?")[0]!;
+  let style = router.styleFor(path);
+  // Metrics are labelled by the route's pattern, never the raw path (one series per route, not per URL).
+  let routeLabel = "unmatched";
+  try {
+    if (options.draining()) throw shuttingDown();
+    const { route, params } = router.match(method, path);
+    style = route.style ?? "openai";
+    routeLabel = route.path;
+    const context: RequestContext = {
+      request,
+      response,
+      params,
+      signal,
+      notes,
+      metrics,
+      json: async () => parseJson(await readBody(request, options.maxBodyBytes)),
+    };
+    await route.handle(context);
+  } catch (error) {
+    // A request stopped by shutdown before it produced anything is told to come back, not blamed.
+    const stoppedByShutdown = options.stopSignal.aborted && !clientGone.signal.aborted && error instanceof ApiError && error.status === 499;
+    answerError(response, stoppedByShutdown ? shuttingDown() : error, style, logger, requestId);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  // 499, nginx's "client closed request": the client went away before the answer was finished.
+  const status = clientGone.signal.aborted ? 499 : response.statusCode;
+  metrics.observeRequest(routeLabel, method, status, seconds);
+  const level = status >= 500 && status !== 503 ? "error" : "info";
+  logger.log(level, `${method} ${path}`, {
+    request_id: requestId,
+    status,
+    client_closed: clientGone.signal.aborted || undefined,
+    stopped_by_shutdown: (options.stopSignal.aborted && !clientGone.signal.aborted) || undefined,
+    duration_ms: Math.round(seconds * 1000),
+    route: routeLabel,
+    client: request.socket.remoteAddress,
+    ...notes,
+  });
+}
+
+function shuttingDown(): ApiError {
+  return new ApiError(503, "The server is shutting down; retry against another instance or once it is back", "server_error", "shutting_down", null, {
+    Connection: "close",
+    "Retry-After": "5",
+  });
+}
+
+function answerError(response: ServerResponse, error: unknown, style: ApiStyle, logger: Logger, requestId: string): void {
+  const apiError = error instanceof ApiError ? error : new ApiError(500, `Internal error: ${(error as Error)?.message ?? String(error)}`);
+  if (!(error instanceof ApiError)) logger.error("internal error", { request_id: requestId, stack: (error as Error)?.stack ?? String(error) });
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  // A body we did not read (413) must not be read into the next request on a kept-alive socket.
+  if (apiError.status === 413) response.setHeader("Connection", "close");
+  sendJson(response, apiError.status, apiError.body(style), apiError.headers);
+}
