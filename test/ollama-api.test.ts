@@ -213,8 +213,7 @@ describe("Ollama API through the official client", () => {
       assert.match(error.message, /not implemented yet: it needs the model registry/);
       return true;
     });
-    const tools = [{ type: "function", function: { name: "f", parameters: { type: "object", properties: {} } } }];
-    await assert.rejects(client.chat({ model: "tiny-llama", messages: [{ role: "user", content: "x" }], tools }), (error) => statusOf(error) === 501);
+    await assert.rejects(client.chat({ model: "tiny-llama", messages: [{ role: "user", content: "x" }], think: true }), (error) => statusOf(error) === 501);
   });
 
   it("constrains output to JSON with format \"json\" and to a schema with a schema object", async () => {
@@ -313,7 +312,8 @@ const HOSTILE: Hostile[] = [
   { name: "a negative context token", body: generate({ context: [-1] }), status: 400, says: /context/ },
   { name: "a prompt longer than the context", body: generate({ prompt: "the cat ".repeat(600) }), status: 400, says: /context holds 512/ },
   { name: "a too-long prompt, streamed", body: generate({ prompt: "the cat ".repeat(600), stream: true }), status: 400 },
-  { name: "tools (not implemented)", path: "/api/chat", body: chat({ tools: [{ type: "function", function: { name: "f" } }] }), status: 501, says: /'tools' .* is not implemented yet/ },
+  { name: "a tool whose name is not a name", path: "/api/chat", body: chat({ tools: [{ type: "function", function: { name: "../etc" } }] }), status: 400, says: /tools\.0\.function\.name/ },
+  { name: "a required call to a tool not given", path: "/api/chat", body: chat({ tools: [{ type: "function", function: { name: "f" } }], tool_choice: { type: "function", function: { name: "g" } } }), status: 400, says: /tool_choice/ },
   { name: "think (not implemented)", body: generate({ think: true }), status: 501, says: /'think' .* is not implemented yet/ },
   { name: "messages of the wrong type", path: "/api/chat", body: chat({ messages: "hi" }), status: 400, says: /'messages'/ },
   { name: "an unknown role", path: "/api/chat", body: chat({ messages: [{ role: "wizard", content: "hi" }] }), status: 400, says: /messages\.0\.role/ },

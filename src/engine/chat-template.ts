@@ -3,9 +3,26 @@ import { EngineError } from "./errors.js";
 
 export type ChatRole = "system" | "user" | "assistant" | "tool";
 
+/**
+ * One turn of a chat. Field names are those chat templates read (Hugging Face's conventions), so
+ * the messages go to the template as they are.
+ */
 export interface ChatMessage {
   readonly role: ChatRole;
   readonly content: string;
+  /** An assistant turn's tool calls. */
+  readonly tool_calls?: readonly ToolCallMessagePart[];
+  /** A tool turn: the call it answers. */
+  readonly tool_call_id?: string;
+  /** A tool turn: the tool that answered. */
+  readonly name?: string;
+}
+
+/** A call as templates expect it: arguments as an object (templates apply `tojson` to it). */
+export interface ToolCallMessagePart {
+  readonly id?: string;
+  readonly type: "function";
+  readonly function: { readonly name: string; readonly arguments: unknown };
 }
 
 /** What llama.cpp falls back to when a model has no template of its own: ChatML. */
@@ -28,7 +45,8 @@ export class ChatTemplate {
   readonly stopStrings: readonly string[];
 
   constructor(
-    source: string | undefined,
+    /** The model's template text; undefined when it has none. */
+    readonly source: string | undefined,
     private readonly specialTokens: { bos: string; eos: string },
   ) {
     this.isFallback = source === undefined;

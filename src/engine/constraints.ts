@@ -138,3 +138,26 @@ export function checkTokenBias(bias: ReadonlyMap<number, number> | undefined, vo
   }
   return undefined;
 }
+
+/**
+ * The part of a schema the grammar can enforce: keywords it cannot (pattern, minimum ...) are
+ * dropped, so the output is still valid JSON of the right shape but may break those limits. For tool
+ * parameters, where refusing a client's whole tool list over a `minimum` would help nobody.
+ */
+export function enforceablePart(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(enforceablePart);
+  if (schema === null || typeof schema !== "object") return schema;
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema as Record<string, unknown>)) {
+    if (!ENFORCED.has(key)) continue;
+    if (key === "type" && (Array.isArray(value) ? value : [value]).some((type) => typeof type !== "string" || !TYPES.has(type))) continue;
+    if (key === "properties" || key === "$defs" || key === "definitions") {
+      kept[key] = Object.fromEntries(Object.entries((value ?? {}) as object).map(([name, sub]) => [name, enforceablePart(sub)]));
+    } else if (key === "enum" || key === "const" || key === "required" || typeof value !== "object") {
+      kept[key] = value;
+    } else {
+      kept[key] = enforceablePart(value);
+    }
+  }
+  return kept;
+}

@@ -1,5 +1,5 @@
 // The engine stage: loading GGUF models into llama.cpp (through node-llama-cpp) and generating text.
-export { type ChatMessage, type ChatRole, ChatTemplate } from "./chat-template.js";
+export { type ChatMessage, type ChatRole, ChatTemplate, type ToolCallMessagePart } from "./chat-template.js";
 export { type OutputGrammar, type Penalties } from "./constraints.js";
 export { EngineError, type EngineErrorCode } from "./errors.js";
 export {
@@ -13,3 +13,13 @@ export {
 } from "./model.js";
 export { type Backend, getRuntime } from "./runtime.js";
 export { DEFAULT_SAMPLING, SAMPLING_LIMITS, type SamplingOptions, checkSampling } from "./sampling.js";
+export {
+  parseToolCalls,
+  prepareToolChat,
+  type ToolCall,
+  type ToolCallSyntax,
+  ToolCallStreamFilter,
+  type ToolChat,
+  type ToolChoice,
+  type ToolDefinition,
+} from "./tool-calls.js";

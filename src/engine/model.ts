@@ -180,8 +180,9 @@ export class LoadedModel {
   }
 
   /** A conversation rendered through the model's chat template, and the stop strings it implies. */
-  promptFromChat(messages: readonly ChatMessage[], variables?: Record<string, unknown>): { tokens: Token[]; stop: readonly string[] } {
-    const text = this.chatTemplate.render(messages, variables);
+  /** The prompt for a chat: the template rendered, then `assistantPrefix` (text the reply starts with). */
+  promptFromChat(messages: readonly ChatMessage[], variables?: Record<string, unknown>, assistantPrefix = ""): { tokens: Token[]; stop: readonly string[] } {
+    const text = this.chatTemplate.render(messages, variables) + assistantPrefix;
     return { tokens: this.withBos(this.model.tokenize(text, true)), stop: this.chatTemplate.stopStrings };
   }
 

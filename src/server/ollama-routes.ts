@@ -3,12 +3,13 @@
  * ollama-wire.ts, model descriptions in ollama-models.ts. Answers carry the model name the client
  * sent (`tiny-llama` or `tiny-llama:latest`); errors are Ollama's `{"error": "message"}`.
  */
-import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar } from "../engine/index.js";
+import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, ToolCall, ToolChat, ToolChoice } from "../engine/index.js";
 import { ApiError, badRequest, notImplemented } from "./api-error.js";
-import { engineCall, engineCallAsync, generate, withModel } from "./generation.js";
+import { engineCall, engineCallAsync, withModel } from "./generation.js";
 import { type Method, type RequestContext, type Route, sendJson, sendText } from "./http.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import { ModelDescriptions } from "./ollama-models.js";
+import { generateToolReply, toolChatPrompt, WITHOUT_TOOLS } from "./tool-reply.js";
 import {
   type ChatRequestBody,
   type DoneReason,
@@ -96,7 +97,7 @@ async function generateRoute(context: RequestContext, pool: ModelPool, descripti
       const prompt = generatePrompt(body, model, vocabularySize);
       const request = { ...settings, prompt: prompt.tokens, stop: [...settings.stop, ...prompt.stop] };
       const meta = (): object => ({ model: body.model, created_at: now() });
-      await respond(context, model, request, body.stream !== false, {
+      await respond(context, model, request, WITHOUT_TOOLS, body.stream !== false, {
         piece: (text) => ({ ...meta(), response: text, done: false }),
         done: (result, text) => ({
           ...meta(),
@@ -153,12 +154,16 @@ async function chatRoute(context: RequestContext, pool: ModelPool): Promise<void
     async (model) => {
       const loaded = performance.now();
       const settings = generationSettings(body.options, body.format, context);
-      const chat = engineCall(() => model.promptFromChat(messages.map((message): ChatMessage => ({ role: message.role, content: message.content ?? "" }))));
-      const request = { ...settings, prompt: chat.tokens, stop: [...settings.stop, ...chat.stop] };
+      const tools = (body.tools ?? []).map(({ function: fn }) => ({ name: fn.name, ...(fn.description != null && { description: fn.description }), ...(fn.parameters != null && { parameters: fn.parameters }) }));
+      const { chat, tokens, stop } = toolChatPrompt(model, toChatMessages(messages), tools, toolChoiceOf(body.tool_choice, tools.length));
+      if (chat.grammar && settings.grammar) throw badRequest("format cannot be combined with a required tool call (tool_choice)", "format");
+      const request = { ...settings, prompt: tokens, stop: [...settings.stop, ...stop], ...(chat.grammar && { grammar: chat.grammar }) };
       const meta = (): object => ({ model: body.model, created_at: now() });
-      await respond(context, model, request, body.stream !== false, {
-        piece: (text) => ({ ...meta(), message: { role: "assistant", content: text }, done: false }),
-        done: (result, text) => ({ ...meta(), message: { role: "assistant", content: text }, done: true, done_reason: doneReason(result), ...metrics(result, started, loaded) }),
+      const message = (content: string, calls: readonly ToolCall[]): object => ({ role: "assistant", content, ...(calls.length > 0 && { tool_calls: ollamaToolCalls(calls) }) });
+      await respond(context, model, request, chat, body.stream !== false, {
+        piece: (text) => ({ ...meta(), message: message(text, []), done: false }),
+        calls: (calls) => ({ ...meta(), message: message("", calls), done: false }),
+        done: (result, text, calls) => ({ ...meta(), message: message(text, calls), done: true, done_reason: doneReason(result), ...metrics(result, started, loaded) }),
       });
     },
     body.keep_alive ?? undefined,
@@ -221,17 +226,18 @@ function generationSettings(
  * Generates and answers: one JSON object, or NDJSON pieces then a final object with the statistics.
  * A request the engine would refuse is refused with its 4xx before any streaming starts.
  */
-async function respond(
-  context: RequestContext,
-  model: LoadedModel,
-  request: GenerateRequest,
-  stream: boolean,
-  shape: { piece(text: string): object; done(result: GenerateResult, text: string): object },
-): Promise<void> {
+interface ReplyShape {
+  piece(text: string): object;
+  /** A streamed line carrying the reply's tool calls. */
+  calls?(calls: readonly ToolCall[]): object;
+  done(result: GenerateResult, text: string, calls: readonly ToolCall[]): object;
+}
+
+async function respond(context: RequestContext, model: LoadedModel, request: GenerateRequest, chat: ToolChat, stream: boolean, shape: ReplyShape): Promise<void> {
   await engineCallAsync(() => model.prepare(request));
   if (!stream) {
-    const result = await generate(model, request, context);
-    sendJson(context.response, 200, shape.done(result, result.text));
+    const reply = await generateToolReply(model, request, chat, context);
+    sendJson(context.response, 200, shape.done(reply.result, reply.content, reply.calls));
     return;
   }
   const response = context.response;
@@ -240,13 +246,36 @@ async function respond(
     if (!response.writableEnded && !response.destroyed) response.write(`${JSON.stringify(line)}\n`);
   };
   try {
-    const result = await generate(model, { ...request, onText: (text) => send(shape.piece(text)) }, context);
-    send(shape.done(result, ""));
+    const reply = await generateToolReply(model, request, chat, context, (text) => send(shape.piece(text)));
+    if (reply.calls.length > 0 && shape.calls) send(shape.calls(reply.calls));
+    send(shape.done(reply.result, "", []));
   } catch (error) {
     // The status is already 200: Ollama then sends the error as the last line.
     send((error instanceof ApiError ? error : new ApiError(500, (error as Error).message)).toOllama());
   }
   if (!response.destroyed) response.end();
+}
+
+function toolChoiceOf(given: ChatRequestBody["tool_choice"], toolCount: number): ToolChoice {
+  if (given == null) return toolCount > 0 ? "auto" : "none";
+  return typeof given === "string" ? given : { name: given.function.name };
+}
+
+/** Ollama's tool_calls: arguments as an object. */
+function ollamaToolCalls(calls: readonly ToolCall[]): object[] {
+  return calls.map((call, index) => ({ function: { index, name: call.name, arguments: call.arguments } }));
+}
+
+/** Ollama's messages as the template's; a tool turn is named by `tool_name` (or `name`). */
+function toChatMessages(messages: NonNullable<ChatRequestBody["messages"]>): ChatMessage[] {
+  return messages.map((message): ChatMessage => {
+    const content = message.content ?? "";
+    if (message.role === "assistant" && message.tool_calls && message.tool_calls.length > 0) {
+      return { role: "assistant", content, tool_calls: message.tool_calls.map((call) => ({ type: "function" as const, function: { name: call.function.name, arguments: call.function.arguments ?? {} } })) };
+    }
+    const name = message.tool_name ?? message.name;
+    return { role: message.role, content, ...(message.role === "tool" && name && { name }) };
+  });
 }
 
 function doneReason(result: GenerateResult): DoneReason {

@@ -90,8 +90,8 @@ describe("Ollama request checking", () => {
   });
 
   it("answers features slmkit lacks with 501, and their off values with nothing", () => {
-    assert.equal(refusal(chatRequest, { model: "m", tools: [{ type: "function" }] }).status, 501);
-    assert.equal(refusal(chatRequest, { model: "m", messages: [{ role: "assistant", content: "", tool_calls: [{}] }] }).status, 501);
+    assert.equal(refusal(chatRequest, { model: "m", tools: [{ type: "function" }] }).status, 400, "a tool without a function");
+    assert.equal(refusal(chatRequest, { model: "m", messages: [{ role: "assistant", content: "", tool_calls: [{}] }] }).status, 400, "a call without a function");
     assert.equal(refusal(generateRequest, { model: "m", think: "high" }).status, 501);
     parseOllamaRequest(chatRequest, { model: "m", tools: [], think: false, messages: [{ role: "tool", content: "42" }] });
   });

@@ -6,6 +6,7 @@
  * with an error naming them: 400 for a field of a request slmkit does serve, 501 for a feature.
  */
 import { z } from "zod";
+import { functionTool, toolChoice } from "./openai-wire.js";
 import { SAMPLING_LIMITS } from "../engine/index.js";
 import { badRequest, notImplemented } from "./api-error.js";
 import { parseKeepAlive } from "./duration.js";
@@ -170,18 +171,30 @@ export const generateRequest = z.object({
 });
 export type GenerateRequestBody = z.infer<typeof generateRequest>;
 
+/** A call in an earlier assistant turn; Ollama sends its arguments as an object. */
+const messageToolCall = z.object({
+  function: z.object({ name: z.string().min(1).max(256), arguments: z.record(z.string(), z.unknown()).nullish(), index: z.number().int().nullish() }),
+});
+
 const chatMessage = z.object({
   role: z.enum(["system", "user", "assistant", "tool"]),
   content: z.string().nullish(),
   images: noImages,
-  tool_calls: z.array(z.unknown()).nullish(),
+  tool_calls: z.array(messageToolCall).max(128).nullish(),
+  /** A tool turn: the tool whose result this is. */
+  tool_name: z.string().max(256).nullish(),
+  name: z.string().max(256).nullish(),
+  thinking: z.string().nullish(),
 });
 
 export const chatRequest = z.object({
   ...generationFields,
   /** Empty or missing: load the model (or unload it, with keep_alive 0). */
   messages: z.array(chatMessage).nullish(),
-  tools: z.array(z.unknown()).nullish(),
+  /** Described as OpenAI does; Ollama sends the same objects. */
+  tools: z.array(functionTool).max(128).nullish(),
+  /** slmkit's extension (Ollama has none): OpenAI's tool_choice, to require a call. */
+  tool_choice: toolChoice.nullish(),
 });
 export type ChatRequestBody = z.infer<typeof chatRequest>;
 
@@ -245,11 +258,6 @@ const UNSUPPORTED_FIELDS: Readonly<Record<string, string>> = {
 
 /** Features slmkit does not have yet, by the field that asks for them: a 501. */
 const NOT_IMPLEMENTED: ReadonlyArray<{ what: string; inUse(body: Record<string, unknown>): boolean }> = [
-  { what: "'tools' (function calling)", inUse: (body) => Array.isArray(body.tools) && body.tools.length > 0 },
-  {
-    what: "'tool_calls' in messages (function calling)",
-    inUse: (body) => Array.isArray(body.messages) && (body.messages as Array<{ tool_calls?: unknown[] | null }>).some((message) => (message.tool_calls?.length ?? 0) > 0),
-  },
   { what: "'think' (separate reasoning output)", inUse: (body) => body.think != null && body.think !== false },
 ];
 

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar } from "../engine/index.js";
-import { ApiError, modelNotFound } from "./api-error.js";
-import { engineCall, engineCallAsync, generate, withModel } from "./generation.js";
+import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, ToolCall, ToolChoice, ToolDefinition } from "../engine/index.js";
+import { ApiError, badRequest, modelNotFound } from "./api-error.js";
+import { engineCallAsync, generate, withModel } from "./generation.js";
 import { type RequestContext, type Route, sendJson } from "./http.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
+import { generateToolReply, type ToolReply, toolChatPrompt } from "./tool-reply.js";
 import {
   type ChatCompletionRequest,
   type CompletionRequest,
@@ -74,11 +75,43 @@ function generationSettings(body: ChatCompletionRequest | CompletionRequest, max
   };
 }
 
+/** OpenAI's messages as the template's: arguments parsed to objects, tool turns named after their call. */
 function toChatMessages(body: ChatCompletionRequest): ChatMessage[] {
-  return body.messages.map((message) => ({
-    role: message.role === "developer" ? "system" : message.role,
-    content: typeof message.content === "string" ? message.content : (message.content ?? []).map((part) => part.text).join(""),
-  }));
+  const toolNames = new Map<string, string>();
+  return body.messages.map((message): ChatMessage => {
+    const content = typeof message.content === "string" ? message.content : (message.content ?? []).map((part) => part.text).join("");
+    if (message.role === "assistant" && message.tool_calls && message.tool_calls.length > 0) {
+      for (const call of message.tool_calls) toolNames.set(call.id, call.function.name);
+      const calls = message.tool_calls.map((call) => ({ id: call.id, type: "function" as const, function: { name: call.function.name, arguments: parseArguments(call.function.arguments) } }));
+      return { role: "assistant", content, tool_calls: calls };
+    }
+    if (message.role === "tool") {
+      const name = message.name ?? (message.tool_call_id ? toolNames.get(message.tool_call_id) : undefined);
+      return { role: "tool", content, ...(message.tool_call_id && { tool_call_id: message.tool_call_id }), ...(name && { name }) };
+    }
+    return { role: message.role === "developer" ? "system" : message.role, content };
+  });
+}
+
+/** Arguments as an object when they are JSON (templates write them with tojson), else the string. */
+function parseArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function toolsOf(body: ChatCompletionRequest): { tools: ToolDefinition[]; choice: ToolChoice } {
+  const tools = (body.tools ?? []).map(({ function: fn }) => ({ name: fn.name, ...(fn.description != null && { description: fn.description }), ...(fn.parameters != null && { parameters: fn.parameters }) }));
+  const given = body.tool_choice;
+  const choice: ToolChoice = given == null ? (tools.length > 0 ? "auto" : "none") : typeof given === "string" ? given : { name: given.function.name };
+  return { tools, choice };
+}
+
+/** OpenAI's tool_calls: ids made here, arguments as a JSON string. */
+function openAiToolCalls(calls: readonly ToolCall[]): Array<{ id: string; type: "function"; function: { name: string; arguments: string } }> {
+  return calls.map((call) => ({ id: `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`, type: "function", function: { name: call.name, arguments: JSON.stringify(call.arguments) } }));
 }
 
 async function chatCompletion(context: RequestContext, pool: ModelPool): Promise<void> {
@@ -88,31 +121,39 @@ async function chatCompletion(context: RequestContext, pool: ModelPool): Promise
 
 async function answerChat(context: RequestContext, body: ChatCompletionRequest, model: LoadedModel): Promise<void> {
   const settings = generationSettings(body, body.max_completion_tokens ?? body.max_tokens);
-  const chat = engineCall(() => model.promptFromChat(toChatMessages(body)));
+  const { tools, choice } = toolsOf(body);
+  const { chat, tokens, stop } = toolChatPrompt(model, toChatMessages(body), tools, choice);
   const format = body.response_format;
+  if (chat.forced && format && format.type !== "text") throw badRequest("response_format cannot be combined with a required tool call (tool_choice)", "response_format");
   const grammar: OutputGrammar | undefined =
-    format?.type === "json_object" ? { kind: "json" } : format?.type === "json_schema" ? { kind: "json_schema", schema: format.json_schema.schema } : undefined;
-  const request = { ...settings, prompt: chat.tokens, stop: [...(settings.stop ?? []), ...chat.stop], ...(grammar && { grammar }) };
+    chat.grammar ?? (format?.type === "json_object" ? { kind: "json" } : format?.type === "json_schema" ? { kind: "json_schema", schema: format.json_schema.schema } : undefined);
+  const request = { ...settings, prompt: tokens, stop: [...(settings.stop ?? []), ...stop], ...(grammar && { grammar }) };
   // Refuse a bad request with its 4xx now: once a stream has started, the status is 200.
   await engineCallAsync(() => model.prepare(request));
   const meta = { id: `chatcmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: body.model };
 
   if (!body.stream) {
-    const result = await generate(model, request, context);
+    const reply = await generateToolReply(model, request, chat, context);
+    const message =
+      reply.calls.length > 0 ? { role: "assistant", content: reply.content || null, tool_calls: openAiToolCalls(reply.calls) } : { role: "assistant", content: reply.content };
     sendJson(context.response, 200, {
       ...meta,
       object: "chat.completion",
-      choices: [{ index: 0, message: { role: "assistant", content: result.text }, logprobs: null, finish_reason: finishReason(result) }],
-      usage: usage(result.promptTokens, result.completionTokens),
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(reply) }],
+      usage: usage(reply.result.promptTokens, reply.result.completionTokens),
     });
     return;
   }
   const chunk = (choices: unknown[], extra: object = {}): object => ({ ...meta, object: "chat.completion.chunk", choices, ...extra });
   await streamEvents(context, async (send) => {
     send(chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]));
-    const result = await generate(model, { ...request, onText: (text) => send(chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }])) }, context);
-    send(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason(result) }]));
-    if (body.stream_options?.include_usage) send(chunk([], { usage: usage(result.promptTokens, result.completionTokens) }));
+    const reply = await generateToolReply(model, request, chat, context, (text) => send(chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }])));
+    if (reply.calls.length > 0) {
+      const calls = openAiToolCalls(reply.calls).map((call, index) => ({ index, ...call }));
+      send(chunk([{ index: 0, delta: { tool_calls: calls }, logprobs: null, finish_reason: null }]));
+    }
+    send(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason(reply) }]));
+    if (body.stream_options?.include_usage) send(chunk([], { usage: usage(reply.result.promptTokens, reply.result.completionTokens) }));
   });
 }
 
@@ -165,7 +206,9 @@ async function embeddings(context: RequestContext, pool: ModelPool): Promise<voi
 /** OpenAI's legacy completions endpoint defaults max_tokens to 16. */
 const DEFAULT_COMPLETION_MAX_TOKENS = 16;
 
-function finishReason(result: GenerateResult): OpenAiFinishReason {
+function finishReason(reply: GenerateResult | ToolReply): OpenAiFinishReason {
+  if ("calls" in reply && reply.calls.length > 0) return "tool_calls";
+  const result = "calls" in reply ? reply.result : reply;
   return result.finishReason === "stop" ? "stop" : "length";
 }
 

@@ -53,11 +53,33 @@ const responseFormat = z.discriminatedUnion("type", [
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 
+/** A call the assistant made in an earlier turn; OpenAI sends its arguments as a JSON string. */
+const messageToolCall = z.object({
+  id: z.string().max(256),
+  type: z.literal("function"),
+  function: z.object({ name: z.string().min(1).max(256), arguments: z.string() }),
+});
+
 const chatMessage = z.object({
   role: z.enum(["system", "developer", "user", "assistant", "tool"]),
   content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
   name: z.string().optional(),
+  tool_calls: z.array(messageToolCall).max(128).nullish(),
+  tool_call_id: z.string().max(256).nullish(),
 });
+
+/** A function the model may call; names as OpenAI allows them. */
+export const functionTool = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, "must be 1 to 64 letters, digits, '_', '.' or '-'"),
+    description: z.string().max(16_384).nullish(),
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+export const toolChoice = z.union([z.enum(["none", "auto", "required"]), z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) })]);
 
 export const chatCompletionRequest = z.object({
   ...generationFields,
@@ -65,8 +87,10 @@ export const chatCompletionRequest = z.object({
   messages: z.array(chatMessage).min(1),
   max_completion_tokens: z.number().int().min(1).max(2 ** 31 - 1).nullish(),
   response_format: responseFormat.nullish(),
-  tools: z.array(z.unknown()).max(0).nullish(),
-  tool_choice: z.literal("none").nullish(),
+  tools: z.array(functionTool).max(128).nullish(),
+  tool_choice: toolChoice.nullish(),
+  /** Several calls in one reply: accepted; a required call is always a single one. */
+  parallel_tool_calls: z.boolean().nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
 
@@ -86,7 +110,7 @@ export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.join(".");
-  const known = Object.keys(notYetImplemented).concat(["tools", "tool_choice", "echo", "best_of", "suffix", "n"]);
+  const known = Object.keys(notYetImplemented).concat(["echo", "best_of", "suffix", "n"]);
   const topField = String(issue.path[0] ?? "");
   if (known.includes(topField)) {
     throw badRequest(`'${field}' is not supported by this server yet (only its default value is accepted)`, field, "unsupported_parameter");
@@ -105,7 +129,7 @@ export function usage(promptTokens: number, completionTokens: number): Usage {
   return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }
 
-export type OpenAiFinishReason = "stop" | "length";
+export type OpenAiFinishReason = "stop" | "length" | "tool_calls";
 
 export const embeddingRequest = z.object({
   model: z.string().min(1).max(256),

@@ -1,0 +1,71 @@
+/**
+ * Chat generation with tools, shared by the OpenAI and Ollama routes: content is passed on as it
+ * comes except what may be a tool call, which is held back and read as calls when the reply ends.
+ */
+import { type GenerateRequest, type GenerateResult, type LoadedModel, type ToolCall, type ToolChat, type ToolChoice, type ToolDefinition, parseToolCalls, prepareToolChat, ToolCallStreamFilter } from "../engine/index.js";
+import type { ChatMessage } from "../engine/index.js";
+import { badRequest } from "./api-error.js";
+import { engineCall, generate } from "./generation.js";
+import type { RequestContext } from "./http.js";
+
+/** A chat without tools (and plain generation): the reply is all content. */
+export const WITHOUT_TOOLS: ToolChat = { messages: [], variables: {}, assistantPrefix: "", forced: false };
+
+export interface ToolReply {
+  readonly result: GenerateResult;
+  /** The reply's text without its tool calls. */
+  readonly content: string;
+  readonly calls: readonly ToolCall[];
+}
+
+/** The chat prompt for a request with (or without) tools; 400 for a tool choice that names no given tool. */
+export function toolChatPrompt(
+  model: LoadedModel,
+  messages: readonly ChatMessage[],
+  tools: readonly ToolDefinition[],
+  choice: ToolChoice,
+): { chat: ToolChat; tokens: GenerateRequest["prompt"]; stop: readonly string[] } {
+  if (typeof choice === "object" && !tools.some((tool) => tool.name === choice.name)) {
+    throw badRequest(`tool_choice names the function '${choice.name}', which is not in 'tools'`, "tool_choice");
+  }
+  if (choice === "required" && tools.length === 0) throw badRequest("tool_choice 'required' needs at least one tool in 'tools'", "tool_choice");
+  const chat = prepareToolChat(model.chatTemplate.source, messages, tools, choice);
+  const prompt = engineCall(() => model.promptFromChat(chat.messages, chat.variables, chat.assistantPrefix));
+  return { chat, ...prompt };
+}
+
+/** Generates a chat reply; `onContent` receives the content as it is final (never a tool call's text). */
+export async function generateToolReply(model: LoadedModel, request: GenerateRequest, chat: ToolChat, context: RequestContext, onContent?: (text: string) => void): Promise<ToolReply> {
+  const syntax = chat.syntax;
+  if (syntax === undefined) {
+    const result = await generate(model, { ...request, onText: onContent }, context);
+    return { result, content: result.text, calls: [] };
+  }
+  if (chat.forced) {
+    // The request carries chat.grammar: the reply is the call's JSON; cut short (max tokens), it is given back as text.
+    const result = await generate(model, request, context);
+    const { calls } = parseToolCalls(result.text, "json");
+    if (calls.length === 0) onContent?.(result.text);
+    return { result, content: calls.length > 0 ? "" : result.text, calls };
+  }
+  const filter = new ToolCallStreamFilter(syntax);
+  let sent = 0;
+  const result = await generate(
+    model,
+    {
+      ...request,
+      onText: (piece) => {
+        const content = filter.push(piece);
+        sent += content.length;
+        if (content) onContent?.(content);
+      },
+    },
+    context,
+  );
+  const parsed = parseToolCalls(result.text, syntax);
+  if (parsed.calls.length > 0) return { result, content: parsed.content, calls: parsed.calls };
+  // What was held back was not a call after all: it is content.
+  const rest = result.text.slice(sent);
+  if (rest) onContent?.(rest);
+  return { result, content: result.text, calls: [] };
+}
