@@ -13,7 +13,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { quantizeFile } from "../src/quant/index.js";
@@ -59,6 +59,8 @@ async function defaultModel(): Promise<string> {
   return q4;
 }
 const model = values.model ?? (await defaultModel());
+/** The name slmkit serves the file under (llama-server ignores the field). */
+const servedName = basename(model).replace(/\.gguf$/i, "");
 const PROMPT = "Once upon a time, in a small town by the sea, there lived a girl who liked to build boats. Every morning she walked to the harbor";
 
 interface Server {
@@ -110,7 +112,7 @@ async function request(url: string, tokens = maxTokens): Promise<RequestTiming> 
   const response = await fetch(`${url}/v1/completions`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ model: "bench", prompt: PROMPT, max_tokens: tokens, temperature: 0, ignore_eos: true, stream: true }),
+    body: JSON.stringify({ model: servedName, prompt: PROMPT, max_tokens: tokens, temperature: 0, ignore_eos: true, stream: true }),
   });
   if (!response.ok || !response.body) return { ok: false, tokens: 0, firstTokenMs: 0, gapsMs: [] };
   const decoder = new TextDecoder();

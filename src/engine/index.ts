@@ -9,7 +9,10 @@ export {
   type GenerateResult,
   LoadedModel,
   type LoadOptions,
+  MAX_TOP_LOGPROBS,
   modelNameOf,
+  type TokenAlternative,
+  type TokenLogprob,
 } from "./model.js";
 export { type Backend, getRuntime } from "./runtime.js";
 export { DEFAULT_SAMPLING, SAMPLING_LIMITS, type SamplingOptions, checkSampling } from "./sampling.js";

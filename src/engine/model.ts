@@ -48,13 +48,35 @@ export interface GenerateRequest {
   /** Added to the logits of these tokens (OpenAI's logit_bias: -100 bans, +100 forces). */
   readonly tokenBias?: ReadonlyMap<number, number>;
   readonly signal?: AbortSignal;
-  /** Called with each piece of text as soon as it is final. */
-  readonly onText?: (text: string) => void;
+  /**
+   * Report each generated token's log probability and this many most likely alternatives (0 to
+   * MAX_TOP_LOGPROBS); undefined: none. They are of the distribution the token was drawn from, after
+   * temperature and the top-k/top-p/min-p filters (the model's own with temperature 0).
+   */
+  readonly logprobs?: number;
+  /** Called with each piece of text as soon as it is final, with the log probabilities of the tokens it came from when asked. */
+  readonly onText?: (text: string, logprobs?: readonly TokenLogprob[]) => void;
   /** Called as each token is generated (for timing; the text may still be held back). */
   readonly onToken?: () => void;
 }
 
 export type FinishReason = "stop" | "length" | "aborted";
+
+/** Most alternatives per token a request may ask for (OpenAI's limit). */
+export const MAX_TOP_LOGPROBS = 20;
+
+export interface TokenAlternative {
+  readonly token: Token;
+  /** The token as text (a token that is part of a UTF-8 character shows as U+FFFD). */
+  readonly text: string;
+  /** Natural log of its probability; -Infinity when it could not be drawn. */
+  readonly logprob: number;
+}
+
+export interface TokenLogprob extends TokenAlternative {
+  /** The most likely tokens at that position, most likely first. */
+  readonly top: readonly TokenAlternative[];
+}
 
 export interface GenerateResult {
   readonly text: string;
@@ -65,6 +87,8 @@ export interface GenerateResult {
   readonly completionTokens: number;
   /** The generated tokens (end-of-generation token excluded). */
   readonly outputTokens: readonly Token[];
+  /** Per output token, when the request asked for log probabilities. */
+  readonly logprobs?: readonly TokenLogprob[];
   /** From the request to the first generated token. */
   readonly promptMs: number;
   /** From the first generated token to the end. */
@@ -203,6 +227,9 @@ export class LoadedModel {
       checkPenalties(request.penalties) ??
       (request.tokenBias?.size ? checkTokenBias(request.tokenBias, this.vocabularySize) : undefined);
     if (problem !== undefined) throw new EngineError("BAD_OPTION", problem);
+    if (request.logprobs !== undefined && !(Number.isInteger(request.logprobs) && request.logprobs >= 0 && request.logprobs <= MAX_TOP_LOGPROBS)) {
+      throw new EngineError("BAD_OPTION", `top log probabilities must be a whole number from 0 to ${MAX_TOP_LOGPROBS}`);
+    }
     if (request.prompt.length === 0) throw new EngineError("BAD_OPTION", "the prompt is empty");
     if (request.prompt.length >= this.contextSize) {
       throw new EngineError(
@@ -261,14 +288,19 @@ export class LoadedModel {
     let finishReason: FinishReason = "length";
     let completionTokens = 0;
     let firstTokenAt: number | undefined;
+    const wantLogprobs = request.logprobs !== undefined;
+    const logprobs: TokenLogprob[] = [];
+    let reported = 0;
     const emit = (text: string): void => {
-      if (text.length > 0) request.onText?.(text);
+      if (text.length === 0) return;
+      request.onText?.(text, wantLogprobs ? logprobs.slice(reported) : undefined);
+      reported = logprobs.length;
     };
     const generated: Token[] = [];
     if (maxTokens > 0 && !request.signal?.aborted) {
       const { LlamaGrammarEvaluationState } = await import("node-llama-cpp");
       const grammar = request.grammar ? await compileGrammar(this.llama, request.grammar) : undefined;
-      const tokens = sequence.evaluate([...input], {
+      const options = {
         temperature: sampling.temperature,
         topK: sampling.topK,
         topP: sampling.topP,
@@ -278,13 +310,19 @@ export class LoadedModel {
         grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
         repeatPenalty: penaltiesOff(request.penalties) ? undefined : repeatPenaltyOption(request.penalties!, () => [...request.prompt, ...generated]),
         yieldEogToken: true,
-      });
-      for await (const token of tokens) {
+      };
+      // Distributions cost a JavaScript Map of the whole vocabulary per token: only when asked.
+      const steps: AsyncIterable<{ token: Token; probabilities?: ReadonlyMap<Token, number> }> = wantLogprobs
+        ? sequence.evaluateWithMetadata([...input], { probabilities: true }, options)
+        : mapAsync(sequence.evaluate([...input], options), (token) => ({ token }));
+      for await (const { token, probabilities } of steps) {
         firstTokenAt ??= performance.now();
         if (this.model.isEogToken(token)) {
           finishReason = "stop";
           break;
         }
+        // The tokens before this one decide how it reads (a leading space, a byte of a character).
+        if (probabilities) logprobs.push(this.tokenLogprob(token, probabilities, request.logprobs!, lastTokens(request.prompt, generated)));
         completionTokens++;
         generated.push(token);
         request.onToken?.();
@@ -311,9 +349,25 @@ export class LoadedModel {
       reusedPromptTokens: meta.reused,
       completionTokens,
       outputTokens: generated,
+      ...(wantLogprobs && { logprobs }),
       promptMs: (firstTokenAt ?? ended) - meta.started,
       generationMs: ended - (firstTokenAt ?? ended),
     };
+  }
+
+  /** A drawn token's log probability and the `top` most likely tokens (the Map is ordered most likely first). */
+  private tokenLogprob(token: Token, probabilities: ReadonlyMap<Token, number>, top: number, before: readonly Token[]): TokenLogprob {
+    const alternative = (candidate: Token, probability: number | undefined): TokenAlternative => ({
+      token: candidate,
+      text: this.model.detokenize([candidate], false, before),
+      logprob: probability === undefined || probability <= 0 ? -Infinity : Math.log(probability),
+    });
+    const alternatives: TokenAlternative[] = [];
+    for (const [candidate, probability] of probabilities) {
+      if (alternatives.length >= top) break;
+      alternatives.push(alternative(candidate, probability));
+    }
+    return { ...alternative(token, probabilities.get(token)), top: alternatives };
   }
 
   /** Keeps the part of the sequence's cache that matches the prompt; returns its length. */
@@ -395,4 +449,14 @@ function findEndOfGenerationTokens(model: LlamaModel, vocabularySize: number): T
 
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+}
+
+async function* mapAsync<T, U>(source: AsyncIterable<T>, map: (item: T) => U): AsyncGenerator<U> {
+  for await (const item of source) yield map(item);
+}
+
+/** The last few tokens of prompt + output: enough context to read the next token as text. */
+function lastTokens(prompt: readonly Token[], generated: readonly Token[], count = 8): Token[] {
+  const fromGenerated = generated.slice(-count);
+  return fromGenerated.length >= count ? fromGenerated : [...prompt.slice(-(count - fromGenerated.length)), ...fromGenerated];
 }

@@ -3,10 +3,11 @@
  * ollama-wire.ts, model descriptions in ollama-models.ts. Answers carry the model name the client
  * sent (`tiny-llama` or `tiny-llama:latest`); errors are Ollama's `{"error": "message"}`.
  */
-import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, ToolCall, ToolChat, ToolChoice } from "../engine/index.js";
+import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, TokenLogprob, ToolCall, ToolChat, ToolChoice } from "../engine/index.js";
 import { ApiError, badRequest, notImplemented } from "./api-error.js";
 import { engineCall, engineCallAsync, withModel } from "./generation.js";
 import { type Method, type RequestContext, type Route, sendJson, sendText } from "./http.js";
+import { ollamaLogprobs } from "./logprobs-wire.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import { ModelDescriptions } from "./ollama-models.js";
 import { generateToolReply, toolChatPrompt, WITHOUT_TOOLS } from "./tool-reply.js";
@@ -95,7 +96,7 @@ async function generateRoute(context: RequestContext, pool: ModelPool, descripti
       const loaded = performance.now();
       const settings = generationSettings(body.options, body.format, context);
       const prompt = generatePrompt(body, model, vocabularySize);
-      const request = { ...settings, prompt: prompt.tokens, stop: [...settings.stop, ...prompt.stop] };
+      const request = { ...settings, prompt: prompt.tokens, stop: [...settings.stop, ...prompt.stop], ...logprobsOf(body) };
       const meta = (): object => ({ model: body.model, created_at: now() });
       await respond(context, model, request, WITHOUT_TOOLS, body.stream !== false, {
         piece: (text) => ({ ...meta(), response: text, done: false }),
@@ -157,7 +158,7 @@ async function chatRoute(context: RequestContext, pool: ModelPool): Promise<void
       const tools = (body.tools ?? []).map(({ function: fn }) => ({ name: fn.name, ...(fn.description != null && { description: fn.description }), ...(fn.parameters != null && { parameters: fn.parameters }) }));
       const { chat, tokens, stop } = toolChatPrompt(model, toChatMessages(messages), tools, toolChoiceOf(body.tool_choice, tools.length));
       if (chat.grammar && settings.grammar) throw badRequest("format cannot be combined with a required tool call (tool_choice)", "format");
-      const request = { ...settings, prompt: tokens, stop: [...settings.stop, ...stop], ...(chat.grammar && { grammar: chat.grammar }) };
+      const request = { ...settings, prompt: tokens, stop: [...settings.stop, ...stop], ...(chat.grammar && { grammar: chat.grammar }), ...logprobsOf(body) };
       const meta = (): object => ({ model: body.model, created_at: now() });
       const message = (content: string, calls: readonly ToolCall[]): object => ({ role: "assistant", content, ...(calls.length > 0 && { tool_calls: ollamaToolCalls(calls) }) });
       await respond(context, model, request, chat, body.stream !== false, {
@@ -235,9 +236,11 @@ interface ReplyShape {
 
 async function respond(context: RequestContext, model: LoadedModel, request: GenerateRequest, chat: ToolChat, stream: boolean, shape: ReplyShape): Promise<void> {
   await engineCallAsync(() => model.prepare(request));
+  // Ollama puts log probabilities beside the reply: all of them in a single answer, a piece's in each streamed line.
+  const withLogprobs = (line: object, logprobs: readonly TokenLogprob[] | undefined): object => (logprobs ? { ...line, logprobs: ollamaLogprobs(logprobs) } : line);
   if (!stream) {
     const reply = await generateToolReply(model, request, chat, context);
-    sendJson(context.response, 200, shape.done(reply.result, reply.content, reply.calls));
+    sendJson(context.response, 200, withLogprobs(shape.done(reply.result, reply.content, reply.calls), reply.result.logprobs));
     return;
   }
   const response = context.response;
@@ -246,7 +249,7 @@ async function respond(context: RequestContext, model: LoadedModel, request: Gen
     if (!response.writableEnded && !response.destroyed) response.write(`${JSON.stringify(line)}\n`);
   };
   try {
-    const reply = await generateToolReply(model, request, chat, context, (text) => send(shape.piece(text)));
+    const reply = await generateToolReply(model, request, chat, context, (text, logprobs) => send(withLogprobs(shape.piece(text), logprobs)));
     if (reply.calls.length > 0 && shape.calls) send(shape.calls(reply.calls));
     send(shape.done(reply.result, "", []));
   } catch (error) {
@@ -254,6 +257,11 @@ async function respond(context: RequestContext, model: LoadedModel, request: Gen
     send((error instanceof ApiError ? error : new ApiError(500, (error as Error).message)).toOllama());
   }
   if (!response.destroyed) response.end();
+}
+
+/** The engine's logprobs setting for a request: alternatives per token, when logprobs are asked for. */
+function logprobsOf(body: GenerateRequestBody | ChatRequestBody): { logprobs?: number } {
+  return body.logprobs ? { logprobs: body.top_logprobs ?? 0 } : {};
 }
 
 function toolChoiceOf(given: ChatRequestBody["tool_choice"], toolCount: number): ToolChoice {

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { functionTool, toolChoice } from "./openai-wire.js";
-import { SAMPLING_LIMITS } from "../engine/index.js";
+import { MAX_TOP_LOGPROBS, SAMPLING_LIMITS } from "../engine/index.js";
 import { badRequest, notImplemented } from "./api-error.js";
 import { parseKeepAlive } from "./duration.js";
 
@@ -153,8 +153,9 @@ const generationFields = {
   /** "json": any JSON object; an object: a JSON schema the output must match. */
   format: z.union([z.literal("json"), z.record(z.string(), z.unknown()), absent]),
   think: z.union([z.boolean(), z.enum(["high", "medium", "low"])]).nullish(),
-  logprobs: z.literal(false).nullish(),
-  top_logprobs: z.literal(0).nullish(),
+  logprobs: z.boolean().nullish(),
+  /** Alternatives per token; needs logprobs: true. */
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
 };
 
 export const generateRequest = z.object({
@@ -249,8 +250,6 @@ const UNSUPPORTED_FIELDS: Readonly<Record<string, string>> = {
   suffix: "fill-in-the-middle is not implemented yet",
   images: "slmkit serves text-only models",
   "messages.images": "slmkit serves text-only models",
-  logprobs: "log probabilities are not available yet",
-  top_logprobs: "log probabilities are not available yet",
   ...Object.fromEntries(
     Object.entries(OTHER_OPTIONS as Record<string, OptionRow>).flatMap(([name, row]) => (row.use === "unsupported" ? [[`options.${name}`, `accepted only as ${row.meaning}`]] : [])),
   ),

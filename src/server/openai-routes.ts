@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, ToolCall, ToolChoice, ToolDefinition } from "../engine/index.js";
+import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, TokenLogprob, ToolCall, ToolChoice, ToolDefinition } from "../engine/index.js";
 import { ApiError, badRequest, modelNotFound } from "./api-error.js";
 import { engineCallAsync, generate, withModel } from "./generation.js";
 import { type RequestContext, type Route, sendJson } from "./http.js";
+import { openAiChatLogprobs, openAiCompletionLogprobs } from "./logprobs-wire.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import { generateToolReply, type ToolReply, toolChatPrompt } from "./tool-reply.js";
 import {
@@ -121,13 +122,20 @@ async function chatCompletion(context: RequestContext, pool: ModelPool): Promise
 
 async function answerChat(context: RequestContext, body: ChatCompletionRequest, model: LoadedModel): Promise<void> {
   const settings = generationSettings(body, body.max_completion_tokens ?? body.max_tokens);
+  if (body.top_logprobs != null && !body.logprobs) throw badRequest("top_logprobs needs logprobs: true", "top_logprobs");
   const { tools, choice } = toolsOf(body);
   const { chat, tokens, stop } = toolChatPrompt(model, toChatMessages(body), tools, choice);
   const format = body.response_format;
   if (chat.forced && format && format.type !== "text") throw badRequest("response_format cannot be combined with a required tool call (tool_choice)", "response_format");
   const grammar: OutputGrammar | undefined =
     chat.grammar ?? (format?.type === "json_object" ? { kind: "json" } : format?.type === "json_schema" ? { kind: "json_schema", schema: format.json_schema.schema } : undefined);
-  const request = { ...settings, prompt: tokens, stop: [...(settings.stop ?? []), ...stop], ...(grammar && { grammar }) };
+  const request = {
+    ...settings,
+    prompt: tokens,
+    stop: [...(settings.stop ?? []), ...stop],
+    ...(grammar && { grammar }),
+    ...(body.logprobs && { logprobs: body.top_logprobs ?? 0 }),
+  };
   // Refuse a bad request with its 4xx now: once a stream has started, the status is 200.
   await engineCallAsync(() => model.prepare(request));
   const meta = { id: `chatcmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: body.model };
@@ -139,7 +147,7 @@ async function answerChat(context: RequestContext, body: ChatCompletionRequest, 
     sendJson(context.response, 200, {
       ...meta,
       object: "chat.completion",
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(reply) }],
+      choices: [{ index: 0, message, logprobs: reply.result.logprobs ? openAiChatLogprobs(reply.result.logprobs) : null, finish_reason: finishReason(reply) }],
       usage: usage(reply.result.promptTokens, reply.result.completionTokens),
     });
     return;
@@ -147,7 +155,9 @@ async function answerChat(context: RequestContext, body: ChatCompletionRequest, 
   const chunk = (choices: unknown[], extra: object = {}): object => ({ ...meta, object: "chat.completion.chunk", choices, ...extra });
   await streamEvents(context, async (send) => {
     send(chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]));
-    const reply = await generateToolReply(model, request, chat, context, (text) => send(chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }])));
+    const reply = await generateToolReply(model, request, chat, context, (text, tokens) =>
+      send(chunk([{ index: 0, delta: { content: text }, logprobs: tokens ? openAiChatLogprobs(tokens) : null, finish_reason: null }])),
+    );
     if (reply.calls.length > 0) {
       const calls = openAiToolCalls(reply.calls).map((call, index) => ({ index, ...call }));
       send(chunk([{ index: 0, delta: { tool_calls: calls }, logprobs: null, finish_reason: null }]));
@@ -164,23 +174,33 @@ async function textCompletion(context: RequestContext, pool: ModelPool): Promise
 
 async function answerCompletion(context: RequestContext, body: CompletionRequest, model: LoadedModel): Promise<void> {
   const text = typeof body.prompt === "string" ? body.prompt : body.prompt[0]!;
-  const request = { ...generationSettings(body, body.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS), prompt: model.promptFromText(text) };
+  const request = {
+    ...generationSettings(body, body.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS),
+    prompt: model.promptFromText(text),
+    ...(body.logprobs != null && { logprobs: body.logprobs }),
+  };
   await engineCallAsync(() => model.prepare(request));
   const meta = { id: `cmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: body.model };
 
   if (!body.stream) {
     const result = await generate(model, request, context);
+    const logprobs = result.logprobs ? openAiCompletionLogprobs(result.logprobs) : null;
     sendJson(context.response, 200, {
       ...meta,
       object: "text_completion",
-      choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: finishReason(result) }],
+      choices: [{ index: 0, text: result.text, logprobs, finish_reason: finishReason(result) }],
       usage: usage(result.promptTokens, result.completionTokens),
     });
     return;
   }
   const chunk = (choices: unknown[], extra: object = {}): object => ({ ...meta, object: "text_completion", choices, ...extra });
   await streamEvents(context, async (send) => {
-    const result = await generate(model, { ...request, onText: (piece) => send(chunk([{ index: 0, text: piece, logprobs: null, finish_reason: null }])) }, context);
+    let offset = 0;
+    const onText = (piece: string, tokens?: readonly TokenLogprob[]): void => {
+      send(chunk([{ index: 0, text: piece, logprobs: tokens ? openAiCompletionLogprobs(tokens, offset) : null, finish_reason: null }]));
+      offset += piece.length;
+    };
+    const result = await generate(model, { ...request, onText }, context);
     send(chunk([{ index: 0, text: "", logprobs: null, finish_reason: finishReason(result) }]));
     if (body.stream_options?.include_usage) send(chunk([], { usage: usage(result.promptTokens, result.completionTokens) }));
   });

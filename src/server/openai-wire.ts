@@ -5,6 +5,7 @@
  * rather than silently ignored; unknown extra fields are dropped, as OpenAI's own API does.
  */
 import { z } from "zod";
+import { MAX_TOP_LOGPROBS } from "../engine/index.js";
 import { badRequest } from "./api-error.js";
 
 const MAX_STOP_STRINGS = 16;
@@ -35,11 +36,6 @@ const generationFields = {
   logit_bias: z.record(z.string().regex(/^\d+$/, "keys are token ids"), z.number().min(-100).max(100)).nullish(),
 };
 
-/** Fields of OpenAI's API not implemented yet: accepted only at their "off" values. */
-const notYetImplemented = {
-  logprobs: z.literal(false).nullish(),
-  top_logprobs: z.literal(0).nullish(),
-};
 
 /** OpenAI's structured output: plain text, any JSON object, or JSON matching a schema. */
 const responseFormat = z.discriminatedUnion("type", [
@@ -83,8 +79,10 @@ export const toolChoice = z.union([z.enum(["none", "auto", "required"]), z.objec
 
 export const chatCompletionRequest = z.object({
   ...generationFields,
-  ...notYetImplemented,
   messages: z.array(chatMessage).min(1),
+  logprobs: z.boolean().nullish(),
+  /** Alternatives per token; needs logprobs: true. */
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
   max_completion_tokens: z.number().int().min(1).max(2 ** 31 - 1).nullish(),
   response_format: responseFormat.nullish(),
   tools: z.array(functionTool).max(128).nullish(),
@@ -96,7 +94,8 @@ export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
 
 export const completionRequest = z.object({
   ...generationFields,
-  ...notYetImplemented,
+  /** The legacy API's logprobs: how many alternatives per token (0 to 5), the chosen token's always. */
+  logprobs: z.number().int().min(0).max(5).nullish(),
   prompt: z.union([z.string(), z.array(z.string()).length(1)]),
   echo: z.literal(false).nullish(),
   best_of: z.literal(1).nullish(),
@@ -110,7 +109,7 @@ export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.join(".");
-  const known = Object.keys(notYetImplemented).concat(["echo", "best_of", "suffix", "n"]);
+  const known = ["echo", "best_of", "suffix", "n"];
   const topField = String(issue.path[0] ?? "");
   if (known.includes(topField)) {
     throw badRequest(`'${field}' is not supported by this server yet (only its default value is accepted)`, field, "unsupported_parameter");

@@ -2,7 +2,7 @@
  * Chat generation with tools, shared by the OpenAI and Ollama routes: content is passed on as it
  * comes except what may be a tool call, which is held back and read as calls when the reply ends.
  */
-import { type GenerateRequest, type GenerateResult, type LoadedModel, type ToolCall, type ToolChat, type ToolChoice, type ToolDefinition, parseToolCalls, prepareToolChat, ToolCallStreamFilter } from "../engine/index.js";
+import { type GenerateRequest, type GenerateResult, type LoadedModel, type TokenLogprob, type ToolCall, type ToolChat, type ToolChoice, type ToolDefinition, parseToolCalls, prepareToolChat, ToolCallStreamFilter } from "../engine/index.js";
 import type { ChatMessage } from "../engine/index.js";
 import { badRequest } from "./api-error.js";
 import { engineCall, generate } from "./generation.js";
@@ -34,8 +34,11 @@ export function toolChatPrompt(
   return { chat, ...prompt };
 }
 
+/** Receives content as it is final, with its tokens' log probabilities when the request asked. */
+export type ContentListener = (text: string, logprobs?: readonly TokenLogprob[]) => void;
+
 /** Generates a chat reply; `onContent` receives the content as it is final (never a tool call's text). */
-export async function generateToolReply(model: LoadedModel, request: GenerateRequest, chat: ToolChat, context: RequestContext, onContent?: (text: string) => void): Promise<ToolReply> {
+export async function generateToolReply(model: LoadedModel, request: GenerateRequest, chat: ToolChat, context: RequestContext, onContent?: ContentListener): Promise<ToolReply> {
   const syntax = chat.syntax;
   if (syntax === undefined) {
     const result = await generate(model, { ...request, onText: onContent }, context);
@@ -45,19 +48,26 @@ export async function generateToolReply(model: LoadedModel, request: GenerateReq
     // The request carries chat.grammar: the reply is the call's JSON; cut short (max tokens), it is given back as text.
     const result = await generate(model, request, context);
     const { calls } = parseToolCalls(result.text, "json");
-    if (calls.length === 0) onContent?.(result.text);
+    if (calls.length === 0 && result.text) onContent?.(result.text, result.logprobs);
     return { result, content: calls.length > 0 ? "" : result.text, calls };
   }
   const filter = new ToolCallStreamFilter(syntax);
   let sent = 0;
+  // Log probabilities of held-back text go out with the next content sent.
+  let pending: TokenLogprob[] = [];
+  const send = (content: string): void => {
+    sent += content.length;
+    onContent?.(content, request.logprobs === undefined ? undefined : pending);
+    pending = [];
+  };
   const result = await generate(
     model,
     {
       ...request,
-      onText: (piece) => {
+      onText: (piece, logprobs) => {
+        pending.push(...(logprobs ?? []));
         const content = filter.push(piece);
-        sent += content.length;
-        if (content) onContent?.(content);
+        if (content) send(content);
       },
     },
     context,
@@ -66,6 +76,6 @@ export async function generateToolReply(model: LoadedModel, request: GenerateReq
   if (parsed.calls.length > 0) return { result, content: parsed.content, calls: parsed.calls };
   // What was held back was not a call after all: it is content.
   const rest = result.text.slice(sent);
-  if (rest) onContent?.(rest);
+  if (rest) send(rest);
   return { result, content: result.text, calls: [] };
 }
