@@ -19,7 +19,7 @@ const CONTEXT = 512;
 before(async () => {
   llamaPath = await makeModel(directory.path, "tiny-llama", { architecture: "llama", seed: 1 });
   qwenPath = await makeModel(directory.path, "tiny-qwen3", { architecture: "qwen3", type: "F16", seed: 2 });
-  server = await startServer({ port: 0, models: [describeModelFile(llamaPath), describeModelFile(qwenPath)], load: { contextSize: CONTEXT, parallel: 2 } });
+  server = await startServer({ port: 0, models: [describeModelFile(llamaPath), describeModelFile(qwenPath)], load: { contextSize: CONTEXT, parallel: 2 }, createDirectory: directory.path });
   client = new Ollama({ host: server.url });
 });
 
@@ -339,7 +339,10 @@ const HOSTILE: Hostile[] = [
   { name: "embed with an unknown model", path: "/api/embed", body: JSON.stringify({ model: "nope", input: "x" }), status: 404 },
   { name: "embeddings without a prompt", path: "/api/embeddings", body: JSON.stringify({ model: "tiny-llama" }), status: 400, says: /'prompt'/ },
   { name: "pull (not implemented)", path: "/api/pull", body: JSON.stringify({ model: "llama3" }), status: 501, says: /needs the model registry/ },
-  { name: "create (not implemented)", path: "/api/create", body: JSON.stringify({ model: "x", from: "tiny-llama" }), status: 501, says: /is not implemented yet/ },
+  { name: "create with a Modelfile template (needs the registry)", path: "/api/create", body: JSON.stringify({ model: "x", from: "tiny-llama", template: "{{ .Prompt }}" }), status: 501, says: /'template' .* needs the model registry/ },
+  { name: "create with an unknown quantization", path: "/api/create", body: JSON.stringify({ model: "x", from: "tiny-llama", quantize: "q3_banana" }), status: 400, says: /invalid 'quantize'/ },
+  { name: "create from a model not served", path: "/api/create", body: JSON.stringify({ model: "x", from: "../../etc/passwd" }), status: 404, says: /not found/ },
+  { name: "create under a path-like name", path: "/api/create", body: JSON.stringify({ model: "../x", from: "tiny-llama" }), status: 400, says: /model/ },
 ];
 
 describe("hostile and malformed requests to the Ollama API", () => {

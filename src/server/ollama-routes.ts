@@ -8,6 +8,7 @@ import { ApiError, badRequest, notImplemented } from "./api-error.js";
 import { engineCall, engineCallAsync, withModel } from "./generation.js";
 import { type Method, type RequestContext, type Route, sendJson, sendText } from "./http.js";
 import { ollamaLogprobs } from "./logprobs-wire.js";
+import { type CreateSettings, createModel } from "./ollama-create.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import { ModelDescriptions } from "./ollama-models.js";
 import { generateToolReply, toolChatPrompt, WITHOUT_TOOLS } from "./tool-reply.js";
@@ -35,11 +36,10 @@ import {
 const NOT_YET: ReadonlyArray<{ method: Method; path: string; message: string }> = [
   { method: "POST", path: "/api/pull", message: "/api/pull (downloading models) is not implemented yet: it needs the model registry, coming with a later release" },
   { method: "POST", path: "/api/push", message: "/api/push (uploading models) is not implemented yet: it needs the model registry, coming with a later release" },
-  { method: "POST", path: "/api/create", message: "/api/create (making models from a Modelfile) is not implemented yet; serve a GGUF file with `slmkit serve model.gguf`" },
 ];
 
 /** The Ollama routes, one row each; all answer errors in Ollama's shape. */
-export function ollamaRoutes(pool: ModelPool): Route[] {
+export function ollamaRoutes(pool: ModelPool, create: CreateSettings): Route[] {
   const descriptions = new ModelDescriptions();
   const routes: Array<Omit<Route, "style">> = [
     // Ollama's own liveness answer, which clients probe with GET or HEAD.
@@ -48,6 +48,7 @@ export function ollamaRoutes(pool: ModelPool): Route[] {
     { method: "POST", path: "/api/generate", handle: (context) => generateRoute(context, pool, descriptions) },
     { method: "POST", path: "/api/chat", handle: (context) => chatRoute(context, pool) },
     { method: "GET", path: "/api/tags", handle: async (context) => listModels(context, pool, descriptions) },
+    { method: "POST", path: "/api/create", handle: (context) => createModel(context, pool, create) },
     { method: "POST", path: "/api/show", handle: (context) => showModel(context, pool, descriptions) },
     { method: "GET", path: "/api/ps", handle: async (context) => runningModels(context, pool, descriptions) },
     { method: "POST", path: "/api/copy", handle: (context) => copyModel(context, pool) },

@@ -241,6 +241,25 @@ export const copyRequest = z.object({
   destination: z.string().min(1).max(256).regex(NEW_MODEL_NAME, "must be a model name such as 'my-model' or 'my-model:v2'"),
 });
 
+/**
+ * /api/create: a new model from a served one, quantized by slmkit's quantizer when `quantize` is
+ * given. Modelfile fields (template, system, parameters ...) need the registry's manifests.
+ */
+export const createRequest = z.object({
+  model: z.string().min(1).max(256).regex(NEW_MODEL_NAME, "must be a model name such as 'my-model' or 'my-model:q4'"),
+  from: modelName,
+  quantize: z.string().min(1).max(32).nullish(),
+  stream: z.boolean().nullish(),
+  files: z.record(z.string(), z.string()).nullish(),
+  adapters: z.record(z.string(), z.string()).nullish(),
+  template: z.string().nullish(),
+  system: z.string().nullish(),
+  license: z.union([z.string(), z.array(z.string())]).nullish(),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  messages: z.array(z.unknown()).nullish(),
+});
+export type CreateRequestBody = z.infer<typeof createRequest>;
+
 // --- Checking ------------------------------------------------------------------------------------
 
 /** Fields of requests slmkit serves that it cannot honour yet, and why: a 400 naming the field. */

@@ -1,6 +1,8 @@
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { LoadOptions } from "../engine/index.js";
+import { slmkitHome } from "../registry/index.js";
 import { dispatch } from "./dispatch.js";
 import { type Route, Router, sendJson, sendText } from "./http.js";
 import { type DrainReport, InFlightRequests } from "./in-flight.js";
@@ -26,6 +28,8 @@ export interface ServerOptions {
   /** Keep-alive and how many models stay loaded at once. */
   readonly pool?: Omit<PoolOptions, "observer">;
   readonly maxBodyBytes?: number;
+  /** Where /api/create writes the models it makes (default $SLMKIT_HOME/created). */
+  readonly createDirectory?: string;
   /** Receives a record per request, model load and unload, and shutdown step; silent when not given. */
   readonly logger?: Logger;
 }
@@ -67,7 +71,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       handle: async ({ response }) => sendText(response, 200, metrics.render(), { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
     },
     ...openAiRoutes(pool),
-    ...ollamaRoutes(pool),
+    ...ollamaRoutes(pool, { directory: options.createDirectory ?? join(slmkitHome(), "created"), threads: options.load?.threads }),
   ];
   const router = new Router(routes);
   const inFlight = new InFlightRequests();

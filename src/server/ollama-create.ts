@@ -1,0 +1,98 @@
+/**
+ * Ollama's /api/create, as far as slmkit goes before its registry: a new model from a served one,
+ * quantized by slmkit's own quantizer (`quantize`), written under the server's create directory and
+ * served at once. Progress streams as Ollama's status lines; `{"status":"success"}` ends it.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { presetByName, type QuantizeProgress, quantizeFile, UnknownPresetError } from "../quant/index.js";
+import { ApiError, badRequest, notImplemented } from "./api-error.js";
+import type { RequestContext } from "./http.js";
+import { describeModelFile, type ModelPool } from "./model-pool.js";
+import { type CreateRequestBody, createRequest, parseOllamaRequest, servedNameOf } from "./ollama-wire.js";
+
+/** Modelfile fields that need the registry's manifests (a later release). */
+const NEEDS_REGISTRY = ["files", "adapters", "template", "system", "license", "parameters", "messages"] as const;
+
+export interface CreateSettings {
+  /** Where created model files are written. */
+  readonly directory: string;
+  /** Quantizer threads (default: one per core; generation on the same cores slows meanwhile). */
+  readonly threads?: number;
+}
+
+export async function createModel(context: RequestContext, pool: ModelPool, settings: CreateSettings): Promise<void> {
+  const body = parseOllamaRequest(createRequest, await context.json());
+  const asked = NEEDS_REGISTRY.find((field) => body[field] != null);
+  if (asked) throw notImplemented(`'${asked}' in /api/create is not implemented yet: it needs the model registry; 'from' and 'quantize' work now`);
+  const source = pool.find(servedNameOf(body.from));
+  if (source === undefined) throw new ApiError(404, `model '${body.from}' not found; /api/tags lists the models served here`);
+  const name = servedNameOf(body.model);
+  context.notes.model = name;
+  if (!body.quantize) {
+    // Without quantize, a create is a copy under a new name.
+    if (name !== source.name) {
+      await pool.remove(name);
+      pool.alias(source.name, name);
+    }
+    return answer(context, body, [{ status: "success" }]);
+  }
+  const preset = presetOf(body.quantize);
+  mkdirSync(settings.directory, { recursive: true });
+  const output = join(settings.directory, `${name.replaceAll(/[/:]/g, "_")}.gguf`);
+  const stream = body.stream !== false;
+  const send = stream ? openStream(context) : () => undefined;
+  send({ status: `quantizing ${source.name} to ${preset}` });
+  try {
+    let lastPercent = -1;
+    await quantizeFile(source.path, output, {
+      preset,
+      threads: settings.threads,
+      onProgress: (progress: QuantizeProgress) => {
+        const percent = Math.floor((100 * progress.bytesDone) / Math.max(1, progress.bytesTotal));
+        if (percent === lastPercent) return;
+        lastPercent = percent;
+        send({ status: `quantizing ${source.name} to ${preset}`, total: progress.bytesTotal, completed: progress.bytesDone });
+      },
+    });
+  } catch (error) {
+    const failure = new ApiError(400, `cannot quantize '${source.name}' to ${preset}: ${(error as Error).message}`);
+    if (!stream) throw failure;
+    send(failure.toOllama());
+    context.response.end();
+    return;
+  }
+  await pool.remove(name);
+  pool.add(describeModelFile(output, name));
+  send({ status: "success" });
+  if (stream) context.response.end();
+  else answer(context, body, [{ status: "success" }]);
+}
+
+function presetOf(quantize: string): string {
+  try {
+    return presetByName(quantize).name;
+  } catch (error) {
+    if (error instanceof UnknownPresetError) throw badRequest(`invalid 'quantize': ${error.message}`, "quantize");
+    throw error;
+  }
+}
+
+function openStream(context: RequestContext): (line: object) => void {
+  context.response.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
+  return (line) => {
+    if (!context.response.writableEnded && !context.response.destroyed) context.response.write(`${JSON.stringify(line)}\n`);
+  };
+}
+
+/** A create that finished at once: its status lines, streamed or as the last one alone. */
+function answer(context: RequestContext, body: CreateRequestBody, lines: readonly object[]): void {
+  if (body.stream === false) {
+    context.response.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
+    context.response.end(JSON.stringify(lines.at(-1)));
+    return;
+  }
+  const send = openStream(context);
+  for (const line of lines) send(line);
+  context.response.end();
+}
