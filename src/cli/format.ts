@@ -37,3 +37,17 @@ export function table(rows: ReadonlyArray<readonly [string, string]>, indent = "
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${indent}${label.padEnd(width)}  ${value}`).join("\n");
 }
+
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  "": 1, b: 1,
+  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
+  kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+};
+
+/** "8GB" → 8e9, "512MiB" → 536870912, "1.5g" → 1.5e9, "4096" → 4096; undefined when not a size. */
+export function parseByteSize(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  if (!match) return undefined;
+  const unit = BYTE_UNITS[match[2]!.toLowerCase()];
+  return unit === undefined ? undefined : Math.round(Number(match[1]) * unit);
+}

@@ -1,7 +1,9 @@
 import { statSync } from "node:fs";
+import { totalmem } from "node:os";
 import { LoadedModel, type LoadOptions, modelNameOf } from "../engine/index.js";
 import { isSynthetic, readGgufHeader } from "../gguf/index.js";
-import { modelNotFound } from "./api-error.js";
+import { ApiError, modelNotFound } from "./api-error.js";
+import { estimateResidentBytes } from "./memory-estimate.js";
 
 /** A model the server offers, whether or not it is loaded. Several names may share one file. */
 export interface ServedModel {
@@ -32,6 +34,12 @@ export interface PoolOptions {
   readonly keepAliveMs?: KeepAlive;
   /** Models kept loaded at once; loading one more unloads the least recently used idle one. */
   readonly maxLoaded?: number;
+  /**
+   * Bytes the loaded models may take together (default: 90% of the machine's memory). A model that
+   * would not fit makes the least recently used idle ones unload first; one larger than the whole
+   * budget is refused.
+   */
+  readonly memoryBudgetBytes?: number;
   /** Told of every load and unload (for /metrics and the log). */
   readonly observer?: PoolObserver;
 }
@@ -52,6 +60,8 @@ interface Resident {
   readonly label: string;
   readonly loading: Promise<LoadedModel>;
   model?: LoadedModel;
+  /** Estimated bytes until loaded; then the model's own count is used. */
+  readonly estimatedBytes: number;
   /** Requests using it right now: it is never unloaded under them. */
   users: number;
   lastUsed: number;
@@ -73,6 +83,7 @@ export class ModelPool {
   /** Idle time before a model is unloaded when a request does not say. */
   readonly keepAliveMs: KeepAlive;
   private readonly maxLoaded: number;
+  readonly memoryBudgetBytes: number;
   private readonly observer: PoolObserver;
 
   constructor(
@@ -83,6 +94,7 @@ export class ModelPool {
     for (const model of models) this.add(model);
     this.keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.maxLoaded = options.maxLoaded ?? Infinity;
+    this.memoryBudgetBytes = options.memoryBudgetBytes ?? Math.floor(totalmem() * 0.9);
     this.observer = options.observer ?? {};
   }
 
@@ -190,10 +202,20 @@ export class ModelPool {
     if (served === undefined) throw modelNotFound(name);
     const existing = this.residents.get(served.path);
     if (existing) return existing;
-    this.makeRoom();
+    const estimatedBytes = estimateResidentBytes(served.path, this.loadOptions);
+    if (estimatedBytes > this.memoryBudgetBytes) {
+      throw new ApiError(
+        503,
+        `the model '${name}' needs about ${gibibytes(estimatedBytes)} of memory but the server's budget is ${gibibytes(this.memoryBudgetBytes)}; raise --memory-budget, lower --ctx or --parallel, or use a smaller quantization`,
+        "server_error",
+        "insufficient_memory",
+      );
+    }
+    const room = this.makeRoom(estimatedBytes);
     const started = performance.now();
-    const loading = LoadedModel.load(served.path, this.loadOptions);
-    const resident: Resident = { path: served.path, label: served.name, loading, users: 0, lastUsed: Date.now(), expiresAt: null };
+    // The load starts once the models making room for it are gone.
+    const loading = room.then(() => LoadedModel.load(served.path, this.loadOptions));
+    const resident: Resident = { path: served.path, label: served.name, loading, estimatedBytes, users: 0, lastUsed: Date.now(), expiresAt: null };
     this.residents.set(served.path, resident);
     loading.then(
       (model) => {
@@ -209,14 +231,27 @@ export class ModelPool {
     return resident;
   }
 
-  /** Unloads least recently used idle models until one more fits under maxLoaded. */
-  private makeRoom(): void {
-    while (this.residents.size >= this.maxLoaded) {
+  /** Bytes the models in memory (or loading) take: their own count once loaded, the estimate before. */
+  residentBytes(): number {
+    let total = 0;
+    for (const resident of this.residents.values()) total += resident.model ? resident.model.memory.ram + resident.model.memory.vram : resident.estimatedBytes;
+    return total;
+  }
+
+  /**
+   * Unloads least recently used idle models until one more fits under maxLoaded and the memory
+   * budget; resolves when they are gone. Busy models are never unloaded: with everything busy, the
+   * new model loads anyway rather than fail the request.
+   */
+  private makeRoom(incomingBytes: number): Promise<void> {
+    const unloads: Array<Promise<void>> = [];
+    while (this.residents.size >= this.maxLoaded || (this.residents.size > 0 && this.residentBytes() + incomingBytes > this.memoryBudgetBytes)) {
       const idle = [...this.residents.values()].filter((resident) => resident.users === 0 && resident.model !== undefined);
-      if (idle.length === 0) return; // everything is busy: load anyway rather than fail the request
+      if (idle.length === 0) break;
       idle.sort((a, b) => a.lastUsed - b.lastUsed);
-      void this.unloadPath(idle[0]!.path, "evicted");
+      unloads.push(this.unloadPath(idle[0]!.path, "evicted"));
     }
+    return Promise.all(unloads).then(() => undefined);
   }
 
   private scheduleExpiry(resident: Resident, keepAliveMs: KeepAlive): void {
@@ -251,4 +286,8 @@ export class ModelPool {
     await model.dispose();
     this.observer.unloaded?.(resident.label, reason);
   }
+}
+
+function gibibytes(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 }

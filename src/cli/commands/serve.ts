@@ -18,6 +18,7 @@ import {
 } from "../../server/index.js";
 import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
+import { parseByteSize } from "../format.js";
 import { withInterruptHandler } from "../interrupt.js";
 import { ENGINE_OPTIONS } from "./run.js";
 
@@ -36,6 +37,7 @@ export const serveCommand: Command = {
     { name: "max-queue", kind: "integer", description: "requests that may wait per model; beyond, 503 with Retry-After (default: no limit)", min: 0, max: 1_000_000 },
     { name: "keep-alive", kind: "string", valueName: "DURATION", description: "how long a model stays loaded after its last request: 30s, 5m, 1h; -1 for ever, 0 unloads at once (default 5m)" },
     { name: "max-loaded", kind: "integer", description: "models kept loaded at once; one more unloads the least recently used idle one (default: no limit)", min: 1, max: 1024 },
+    { name: "memory-budget", kind: "string", valueName: "SIZE", description: "memory the loaded models may take together, e.g. 8GB or 512MiB; idle models unload to make room (default 90% of RAM)" },
     { name: "max-body", kind: "integer", description: `largest request body in bytes (default ${DEFAULT_MAX_BODY_BYTES})`, min: 1024 },
     { name: "shutdown-timeout", kind: "string", valueName: "DURATION", description: `on SIGTERM or Ctrl-C, how long running requests may finish before they are stopped (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000}s)` },
     { name: "log-format", kind: "string", choices: LOG_FORMATS, description: "pretty: one readable line per event; json: one JSON object per line, for log collectors (default pretty)" },
@@ -65,7 +67,7 @@ export const serveCommand: Command = {
       port,
       models,
       maxBodyBytes: values["max-body"] as number | undefined,
-      pool: { keepAliveMs, maxLoaded: values["max-loaded"] as number | undefined },
+      pool: { keepAliveMs, maxLoaded: values["max-loaded"] as number | undefined, memoryBudgetBytes: byteSizeOption(values, "memory-budget") },
       load: {
         contextSize: values.ctx as number | undefined,
         threads: values.threads as number | undefined,
@@ -135,6 +137,15 @@ function durationOption(values: Readonly<Record<string, unknown>>, name: string,
   const milliseconds = parseKeepAlive(text);
   if (milliseconds === undefined) throw new UsageError(`--${name} takes a duration such as ${examples} (got '${text}')`);
   return milliseconds;
+}
+
+/** A size flag in bytes, or undefined when not given. */
+function byteSizeOption(values: Readonly<Record<string, unknown>>, name: string): number | undefined {
+  const text = values[name] as string | undefined;
+  if (text === undefined) return undefined;
+  const bytes = parseByteSize(text);
+  if (bytes === undefined || bytes <= 0) throw new UsageError(`--${name} takes a size such as 8GB or 512MiB (got '${text}')`);
+  return bytes;
 }
 
 /** Resolves with the first SIGINT or SIGTERM. */
