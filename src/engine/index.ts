@@ -26,3 +26,4 @@ export {
   type ToolChoice,
   type ToolDefinition,
 } from "./tool-calls.js";
+export { type Speculation } from "./speculation.js";

@@ -13,6 +13,7 @@ import {
   repeatPenaltyOption,
 } from "./constraints.js";
 import { EngineError } from "./errors.js";
+import { createSpeculator, type Speculation, type Speculator } from "./speculation.js";
 import { OutputText } from "./output-text.js";
 import { type Backend, getRuntime } from "./runtime.js";
 import { DEFAULT_SAMPLING, type SamplingOptions, checkSampling } from "./sampling.js";
@@ -30,6 +31,8 @@ export interface LoadOptions {
   readonly gpuLayers?: "auto" | "max" | number;
   readonly threads?: number;
   readonly verbose?: boolean;
+  /** Speculative decoding: a draft model or prompt lookup proposes tokens the model checks in batches. */
+  readonly speculation?: Speculation;
 }
 
 export interface GenerateRequest {
@@ -89,6 +92,8 @@ export interface GenerateResult {
   readonly outputTokens: readonly Token[];
   /** Per output token, when the request asked for log probabilities. */
   readonly logprobs?: readonly TokenLogprob[];
+  /** Proposed tokens the model accepted and rejected, under speculative decoding. */
+  readonly speculation?: { readonly accepted: number; readonly rejected: number };
   /** From the request to the first generated token. */
   readonly promptMs: number;
   /** From the first generated token to the end. */
@@ -123,10 +128,11 @@ export class LoadedModel {
     private readonly context: LlamaContext,
     readonly parallel: number,
     maxQueue?: number,
+    private readonly speculator?: Speculator,
   ) {
     this.name = modelNameOf(path);
     this.sequences = new SequencePool(
-      Array.from({ length: parallel }, () => context.getSequence()),
+      Array.from({ length: parallel }, () => context.getSequence(speculator ? { tokenPredictor: speculator.predictor() } : {})),
       this.name,
       maxQueue,
     );
@@ -158,7 +164,17 @@ export class LoadedModel {
       await model.dispose();
       throw new EngineError("LOAD_FAILED", `could not create a context of ${contextSize} tokens × ${parallel} for ${path}: ${firstLine(error)}`);
     }
-    return new LoadedModel(path, llama, model, context, parallel, options.maxQueue);
+    let speculator: Speculator | undefined;
+    if (options.speculation) {
+      try {
+        speculator = await createSpeculator(llama, model, options.speculation, { contextSize, sequences: parallel, threads: context.idealThreads });
+      } catch (error) {
+        await context.dispose();
+        await model.dispose();
+        throw error;
+      }
+    }
+    return new LoadedModel(path, llama, model, context, parallel, options.maxQueue, speculator);
   }
 
   /** Sequences generating right now (at most `parallel`). */
@@ -173,7 +189,11 @@ export class LoadedModel {
 
   /** What llama.cpp says the model and its context occupy, in bytes of RAM and of VRAM. */
   get memory(): { ram: number; vram: number } {
-    return { ram: this.model.memoryUsage.ram + this.context.memoryUsage.ram, vram: this.model.memoryUsage.vram + this.context.memoryUsage.vram };
+    const draft = this.speculator?.memory ?? { ram: 0, vram: 0 };
+    return {
+      ram: this.model.memoryUsage.ram + this.context.memoryUsage.ram + draft.ram,
+      vram: this.model.memoryUsage.vram + this.context.memoryUsage.vram + draft.vram,
+    };
   }
 
   /** Tokens one sequence holds: prompt and output together. */
@@ -297,6 +317,9 @@ export class LoadedModel {
       reported = logprobs.length;
     };
     const generated: Token[] = [];
+    const predictionsBefore = this.speculator ? { ...sequence.tokenPredictions } : undefined;
+    // Prompt lookup proposes continuations of passages of the prompt: it is told the prompt.
+    sequence.tokenPredictor?.updateInputTokens?.([...request.prompt]);
     if (maxTokens > 0 && !request.signal?.aborted) {
       const { LlamaGrammarEvaluationState } = await import("node-llama-cpp");
       const grammar = request.grammar ? await compileGrammar(this.llama, request.grammar) : undefined;
@@ -350,6 +373,9 @@ export class LoadedModel {
       completionTokens,
       outputTokens: generated,
       ...(wantLogprobs && { logprobs }),
+      ...(predictionsBefore && {
+        speculation: { accepted: sequence.tokenPredictions.validated - predictionsBefore.validated, rejected: sequence.tokenPredictions.refuted - predictionsBefore.refuted },
+      }),
       promptMs: (firstTokenAt ?? ended) - meta.started,
       generationMs: ended - (firstTokenAt ?? ended),
     };
@@ -434,6 +460,7 @@ export class LoadedModel {
     this.sequences.close();
     await (await this.embeddingContext?.catch(() => undefined))?.dispose();
     await this.context.dispose();
+    await this.speculator?.dispose();
     await this.model.dispose();
   }
 }

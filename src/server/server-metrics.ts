@@ -24,6 +24,9 @@ export class ServerMetrics implements GenerationObserver, PoolObserver {
   private readonly generations = this.registry.add(new Counter("slmkit_generations_total", "Generations finished, by model and finish reason (stop, length, aborted: the client went away)."));
   private readonly modelLoads = this.registry.add(new Counter("slmkit_model_loads_total", "Model loads, by model and outcome (loaded, failed)."));
   private readonly loadSeconds = this.registry.add(new Histogram("slmkit_model_load_seconds", "Time to load a model, by model.", LATENCY_BUCKETS));
+  private readonly speculative = this.registry.add(
+    new Counter("slmkit_speculative_tokens_total", "Tokens proposed by speculative decoding (draft model or prompt lookup), by model and outcome (accepted, rejected); acceptance rate = accepted / (accepted + rejected)."),
+  );
   private readonly modelUnloads = this.registry.add(new Counter("slmkit_model_unloads_total", "Models unloaded, by model and reason (idle, evicted, requested, removed, shutdown)."));
 
   /** `running` lists the loaded models when scraped (the pool, made after these metrics). */
@@ -67,6 +70,10 @@ export class ServerMetrics implements GenerationObserver, PoolObserver {
     this.reusedTokens.inc({ model }, result.reusedPromptTokens);
     this.generatedTokens.inc({ model }, result.completionTokens);
     if (result.completionTokens > 0) this.firstToken.observe(result.promptMs / 1000, { model });
+    if (result.speculation) {
+      this.speculative.inc({ model, outcome: "accepted" }, result.speculation.accepted);
+      this.speculative.inc({ model, outcome: "rejected" }, result.speculation.rejected);
+    }
   }
 
   render(): string {

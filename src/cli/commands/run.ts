@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline/promises";
-import { type ChatMessage, EngineError, type GenerateResult, LoadedModel, SAMPLING_LIMITS, type SamplingOptions } from "../../engine/index.js";
+import { type ChatMessage, EngineError, type GenerateResult, LoadedModel, type LoadOptions, SAMPLING_LIMITS, type SamplingOptions, type Speculation } from "../../engine/index.js";
 import { readGgufHeader } from "../../gguf/index.js";
 import { type Command, type OptionSpec, type ParsedArgs, UsageError } from "../args.js";
 import { withInterruptHandler } from "../interrupt.js";
@@ -18,7 +18,28 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "t", kind: "integer", description: "CPU threads (default: one per core)", min: 1, max: 1024 },
   { name: "backend", kind: "string", choices: ["auto", "cpu", "cuda", "vulkan", "metal"], description: "compute backend (default auto: a GPU when there is one)" },
   { name: "verbose", kind: "boolean", description: "show llama.cpp's warnings and timing statistics" },
+  { name: "draft-model", kind: "string", valueName: "FILE", description: "speculative decoding: a small model with the same tokenizer drafts tokens the model checks in batches (on few cores it can be slower: measure)" },
+  { name: "lookup", kind: "boolean", description: "speculative decoding by prompt lookup: tokens that continue a passage of the prompt are proposed (summaries, edits of given text)" },
+  { name: "draft-max", kind: "integer", description: "most tokens proposed at once under --draft-model or --lookup (default 8)", min: 1, max: 64 },
 ];
+
+/** The engine's load options from the shared engine flags. */
+export function loadOptionsFrom(values: ParsedArgs["values"]): LoadOptions {
+  const draft = values["draft-model"] as string | undefined;
+  if (draft !== undefined && values.lookup === true) throw new UsageError("--draft-model and --lookup are two ways of speculating: choose one");
+  const maxTokens = values["draft-max"] as number | undefined;
+  if (maxTokens !== undefined && draft === undefined && values.lookup !== true) throw new UsageError("--draft-max needs --draft-model or --lookup");
+  const speculation: Speculation | undefined =
+    draft !== undefined ? { kind: "draft", draftModelPath: draft, maxTokens } : values.lookup === true ? { kind: "lookup", maxTokens } : undefined;
+  if (draft !== undefined) readGgufHeader(draft); // a broken draft file fails with a one-line error
+  return {
+    contextSize: values.ctx as number | undefined,
+    threads: values.threads as number | undefined,
+    backend: values.backend as never,
+    verbose: values.verbose === true,
+    ...(speculation && { speculation }),
+  };
+}
 
 export function samplingFrom(values: ParsedArgs["values"]): Partial<SamplingOptions> {
   const pick = (name: string): number | undefined => values[name] as number | undefined;
@@ -59,12 +80,7 @@ export const runCommand: Command = {
     readGgufHeader(path); // a malformed file fails here with a one-line error, before llama.cpp sees it
     let prompt: string | undefined = words.length > 0 ? words.join(" ") : undefined;
     if (prompt === undefined && !process.stdin.isTTY) prompt = await readStdin();
-    const model = await LoadedModel.load(path, {
-      contextSize: args.values.ctx as number | undefined,
-      threads: args.values.threads as number | undefined,
-      backend: args.values.backend as never,
-      verbose: args.values.verbose === true,
-    });
+    const model = await LoadedModel.load(path, loadOptionsFrom(args.values));
     try {
       if (prompt !== undefined) await complete(model, prompt, args);
       else await chat(model, args);

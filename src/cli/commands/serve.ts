@@ -20,7 +20,7 @@ import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { parseByteSize } from "../format.js";
 import { withInterruptHandler } from "../interrupt.js";
-import { ENGINE_OPTIONS } from "./run.js";
+import { ENGINE_OPTIONS, loadOptionsFrom } from "./run.js";
 
 export const serveCommand: Command = {
   name: "serve",
@@ -69,12 +69,9 @@ export const serveCommand: Command = {
       maxBodyBytes: values["max-body"] as number | undefined,
       pool: { keepAliveMs, maxLoaded: values["max-loaded"] as number | undefined, memoryBudgetBytes: byteSizeOption(values, "memory-budget") },
       load: {
-        contextSize: values.ctx as number | undefined,
-        threads: values.threads as number | undefined,
+        ...loadOptionsFrom(values),
         parallel: values.parallel as number | undefined,
         maxQueue: values["max-queue"] as number | undefined,
-        backend: values.backend as never,
-        verbose: values.verbose === true,
       },
       logger,
     });
