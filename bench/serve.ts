@@ -12,6 +12,7 @@
  * source node-llama-cpp bundles, or point LLAMA_SERVER at one.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { Agent, request as httpRequest } from "node:http";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,38 +108,52 @@ interface RequestTiming {
   readonly gapsMs: number[];
 }
 
-async function request(url: string, tokens = maxTokens): Promise<RequestTiming> {
-  const started = performance.now();
-  const response = await fetch(`${url}/v1/completions`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ model: servedName, prompt: PROMPT, max_tokens: tokens, temperature: 0, ignore_eos: true, stream: true }),
+/**
+ * One streamed completion, timed as its tokens arrive. The client is node:http with a minimal SSE
+ * scan: on 2 cores a heavier client (fetch's web streams) takes CPU from the server it measures.
+ * One connection per request: llama-server closes kept-alive connections after a few requests, and
+ * a request sent on a closing socket would count as an error that is the client's.
+ */
+const agent = new Agent({ keepAlive: false, maxSockets: 64 });
+
+function request(url: string, tokens = maxTokens): Promise<RequestTiming> {
+  const failed: RequestTiming = { ok: false, tokens: 0, firstTokenMs: 0, gapsMs: [] };
+  const body = JSON.stringify({ model: servedName, prompt: PROMPT, max_tokens: tokens, temperature: 0, ignore_eos: true, stream: true });
+  return new Promise((resolvePromise) => {
+    const started = performance.now();
+    let count = 0;
+    let last = 0;
+    let first = 0;
+    const gaps: number[] = [];
+    let buffer = "";
+    const client = httpRequest(`${url}/v1/completions`, { method: "POST", agent, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } }, (response) => {
+      if (response.statusCode !== 200) {
+        response.resume();
+        resolvePromise(failed);
+        return;
+      }
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => {
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) !== -1) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          // A token event carries non-empty text: "text":"<something>" (OpenAI) or "content":"<something>" (llama-server).
+          if (!event.startsWith("data: {") || /"(text|content)":""/.test(event)) continue;
+          const now = performance.now();
+          if (count === 0) first = now - started;
+          else gaps.push(now - last);
+          last = now;
+          count++;
+        }
+      });
+      response.on("end", () => resolvePromise({ ok: count > 0, tokens: count, firstTokenMs: first, gapsMs: gaps }));
+      response.on("error", () => resolvePromise(failed));
+    });
+    client.on("error", () => resolvePromise(failed));
+    client.end(body);
   });
-  if (!response.ok || !response.body) return { ok: false, tokens: 0, firstTokenMs: 0, gapsMs: [] };
-  const decoder = new TextDecoder();
-  let buffer = "";
-  let count = 0;
-  let first = 0;
-  let last = 0;
-  const gaps: number[] = [];
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffer.indexOf("\n\n")) !== -1) {
-      const event = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 2);
-      if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
-      const data = JSON.parse(event.slice(6)) as { choices?: Array<{ text?: string }>; content?: string };
-      const text = data.choices?.[0]?.text ?? data.content ?? "";
-      if (text.length === 0) continue;
-      const now = performance.now();
-      if (count === 0) first = now - started;
-      else gaps.push(now - last);
-      last = now;
-      count++;
-    }
-  }
-  return { ok: count > 0, tokens: count, firstTokenMs: first, gapsMs: gaps };
 }
 
 const percentile = (values: number[], p: number): number => {
