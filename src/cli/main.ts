@@ -9,6 +9,14 @@ import { installSignalHandlers } from "./interrupt.js";
  */
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   inspect: async () => (await import("./commands/inspect.js")).inspectCommand,
+  pull: async () => (await import("./commands/pull.js")).pullCommand,
+  add: async () => (await import("./commands/store.js")).addCommand,
+  list: async () => (await import("./commands/store.js")).listCommand,
+  show: async () => (await import("./commands/store.js")).showCommand,
+  rm: async () => (await import("./commands/store.js")).rmCommand,
+  cp: async () => (await import("./commands/store.js")).cpCommand,
+  gc: async () => (await import("./commands/store.js")).gcCommand,
+  check: async () => (await import("./commands/store.js")).checkCommand,
   quantize: async () => (await import("./commands/quantize.js")).quantizeCommand,
   run: async () => (await import("./commands/run.js")).runCommand,
   serve: async () => (await import("./commands/serve.js")).serveCommand,
@@ -40,7 +48,7 @@ async function overview(): Promise<string> {
  * one line, exit code 1, no stack trace. Matched by class name so that this file need not load
  * every stage to recognise their errors.
  */
-const EXPECTED_ERRORS = new Set(["CliError", "GgufError", "EngineError", "SynthError", "ListenError", "QuantizeError"]);
+const EXPECTED_ERRORS = new Set(["CliError", "GgufError", "EngineError", "SynthError", "ListenError", "QuantizeError", "RegistryError"]);
 
 function isExpected(error: unknown): error is Error {
   return error instanceof Error && EXPECTED_ERRORS.has(error.name);

@@ -1,2 +1,7 @@
-// The registry stage: where models live on this machine. (The store, pulls and catalog come with the registry issue.)
+// The registry stage: where models live on this machine (the store), and how they get there (pull).
+export { RegistryError, type RegistryErrorCode } from "./errors.js";
 export { slmkitHome } from "./home.js";
+export { canonicalName, DEFAULT_TAG, formatModelName, type ModelName, parseModelName } from "./names.js";
+export { DEFAULT_HF_ENDPOINT, hubEndpoint, pull, type PullEvent, type PullOptions } from "./pull.js";
+export { type ModelRef, parseModelRef } from "./refs.js";
+export { digestHex, type GcReport, type Manifest, ModelStore, nameFromFile } from "./store.js";

@@ -3,6 +3,7 @@ import { type ChatMessage, EngineError, type GenerateResult, LoadedModel, type L
 import { readGgufHeader } from "../../gguf/index.js";
 import { type Command, type OptionSpec, type ParsedArgs, UsageError } from "../args.js";
 import { withInterruptHandler } from "../interrupt.js";
+import { resolveModelArgument } from "../model-argument.js";
 
 /** Sampling flags, shared by every command that generates. */
 export const SAMPLING_OPTIONS: readonly OptionSpec[] = [
@@ -55,7 +56,7 @@ export function samplingFrom(values: ParsedArgs["values"]): Partial<SamplingOpti
 export const runCommand: Command = {
   name: "run",
   summary: "Generate text with a model: continue a prompt, or chat when no prompt is given.",
-  positionals: "<model.gguf> [prompt]",
+  positionals: "<model.gguf or store name> [prompt]",
   details:
     "With a prompt, prints the prompt and streams its continuation (raw text, no chat template).\n" +
     "With no prompt on a terminal, starts a chat that uses the model's chat template; with no prompt\n" +
@@ -74,8 +75,9 @@ export const runCommand: Command = {
     "cat notes.txt | slmkit run model.gguf --max-tokens 100",
   ],
   async run(args) {
-    const [path, ...words] = args.positionals;
-    if (path === undefined) throw new UsageError("give a model file");
+    const [modelText, ...words] = args.positionals;
+    if (modelText === undefined) throw new UsageError("give a model file or a store name");
+    const { path } = resolveModelArgument(modelText);
     if (((args.values.stop as string[] | undefined) ?? []).includes("")) throw new UsageError("--stop needs some text: an empty stop string would end every reply at once");
     readGgufHeader(path); // a malformed file fails here with a one-line error, before llama.cpp sees it
     let prompt: string | undefined = words.length > 0 ? words.join(" ") : undefined;

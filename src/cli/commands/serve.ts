@@ -19,13 +19,14 @@ import {
 import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { parseByteSize } from "../format.js";
+import { resolveModelArgument } from "../model-argument.js";
 import { withInterruptHandler } from "../interrupt.js";
 import { ENGINE_OPTIONS, loadOptionsFrom } from "./run.js";
 
 export const serveCommand: Command = {
   name: "serve",
   summary: "Serve models over HTTP, speaking OpenAI's API (/v1/...) and Ollama's (/api/...) so their clients work unmodified.",
-  positionals: "[model.gguf ...]",
+  positionals: "[model.gguf | store name ...]",
   details:
     "Each model is served under its file name without .gguf. With no model, serves a small demo model\n" +
     "with RANDOM weights (made on first use, no download): it shows the API works; its replies are gibberish.\n" +
@@ -50,8 +51,8 @@ export const serveCommand: Command = {
     const host = (values.host as string | undefined) ?? process.env.SLMKIT_HOST ?? DEFAULT_HOST;
     if (isIP(host) === 0 && host !== "localhost") throw new UsageError(`--host must be an IP address or localhost (got '${host}')`);
     const port = (values.port as number | undefined) ?? portFromEnvironment();
-    const paths = positionals.length > 0 ? [...positionals] : [await ensureDemoModel()];
-    const models: ServedModel[] = paths.map((path) => describeModelFile(path));
+    const given = positionals.length > 0 ? positionals.map((text) => resolveModelArgument(text)) : [{ path: await ensureDemoModel(), name: undefined }];
+    const models: ServedModel[] = given.map(({ path, name }) => describeModelFile(path, name));
     const names = new Map<string, string>();
     for (const model of models) {
       const other = names.get(model.name);

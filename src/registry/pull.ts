@@ -1,0 +1,186 @@
+/**
+ * `slmkit pull`: resolves a ref to a file and its expected SHA-256 (the Hub's X-Linked-Etag or its
+ * listing's lfs.sha256, or a digest in the ref), downloads it resumably under a store lock (a second
+ * pull of the same file waits and reuses it), verifies it, and only then writes the blob and the
+ * manifest. Offline-first: a model already in the store is answered without touching the network.
+ */
+import { createHash } from "node:crypto";
+import { statSync } from "node:fs";
+import { basename } from "node:path";
+import { download } from "./download.js";
+import { RegistryError } from "./errors.js";
+import { moveIntoPlace } from "./atomic-file.js";
+import { formatModelName, parseModelName } from "./names.js";
+import { filesForQuant, type ModelRef, parseModelRef } from "./refs.js";
+import { type Manifest, MANIFEST_VERSION, type ModelStore, nameFromFile } from "./store.js";
+
+export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
+
+export type PullEvent =
+  | { readonly type: "present"; readonly name: string }
+  | { readonly type: "resolved"; readonly url: string; readonly file: string; readonly size?: number; readonly sha256?: string }
+  | { readonly type: "waiting"; readonly reason: string }
+  | { readonly type: "progress"; readonly bytes: number; readonly total?: number; readonly resumedFrom: number }
+  | { readonly type: "retry"; readonly reason: string; readonly waitMs: number }
+  | { readonly type: "verified"; readonly sha256: string; readonly size: number }
+  | { readonly type: "done"; readonly name: string; readonly digest: string; readonly size: number; readonly downloaded: boolean };
+
+export interface PullOptions {
+  /** The store name; default: from the ref (`hf.co/<owner>/<repo>:<file stem>`, or the URL's file stem). */
+  readonly name?: string;
+  /** Forbid the network: only models already in the store. */
+  readonly offline?: boolean;
+  /** A Hugging Face token (HF_TOKEN) for gated repositories. */
+  readonly token?: string;
+  /** The Hub (SLMKIT_HF_ENDPOINT / HF_ENDPOINT); default huggingface.co. */
+  readonly endpoint?: string;
+  readonly onEvent?: (event: PullEvent) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** The Hub endpoint from the environment: SLMKIT_HF_ENDPOINT, then HF_ENDPOINT. */
+export function hubEndpoint(environment: NodeJS.ProcessEnv = process.env): string {
+  return (environment.SLMKIT_HF_ENDPOINT || environment.HF_ENDPOINT || DEFAULT_HF_ENDPOINT).replace(/\/+$/, "");
+}
+
+interface RemoteFile {
+  readonly url: string;
+  readonly file: string;
+  readonly sha256?: string;
+  readonly size?: number;
+  readonly headers: Record<string, string>;
+}
+
+export async function pull(store: ModelStore, refText: string, options: PullOptions = {}): Promise<{ manifest: Manifest; downloaded: boolean }> {
+  const ref = parseModelRef(refText);
+  const endpoint = (options.endpoint ?? hubEndpoint()).replace(/\/+$/, "");
+  const emit = options.onEvent ?? (() => undefined);
+  // The name is known without the network unless the ref names a quantization to look up.
+  const knownName = options.name ?? (ref.kind === "hf-quant" ? undefined : defaultName(ref));
+  if (knownName !== undefined) {
+    const present = presentModel(store, knownName);
+    if (present) {
+      emit({ type: "present", name: present.name });
+      emit({ type: "done", name: present.name, digest: present.digest, size: present.size, downloaded: false });
+      return { manifest: present, downloaded: false };
+    }
+  }
+  if (options.offline) {
+    throw new RegistryError("OFFLINE", `'${knownName ?? refText}' is not in the store and the network is off (--offline or SLMKIT_OFFLINE=1); pull it while online`);
+  }
+  const remote = await resolveRemote(ref, endpoint, options);
+  const name = formatModelName(parseModelName(options.name ?? (ref.kind === "hf-quant" ? `hf.co/${ref.repo}:${stem(remote.file)}` : knownName!)));
+  if (ref.kind === "hf-quant" && options.name === undefined) {
+    const present = presentModel(store, name);
+    if (present) {
+      emit({ type: "present", name });
+      emit({ type: "done", name, digest: present.digest, size: present.size, downloaded: false });
+      return { manifest: present, downloaded: false };
+    }
+  }
+  emit({ type: "resolved", url: remote.url, file: remote.file, ...(remote.size !== undefined && { size: remote.size }), ...(remote.sha256 && { sha256: remote.sha256 }) });
+  const key = remote.sha256 ?? createHash("sha256").update(remote.url).digest("hex");
+  let downloaded = false;
+  const sha256 = await store.withLock(
+    key,
+    async () => {
+      // Another pull may have brought the same file while this one waited for the lock.
+      if (remote.sha256 && store.hasBlob(remote.sha256)) return remote.sha256;
+      const partial = store.partialPath(`dl-${key}`);
+      const result = await download({
+        url: remote.url,
+        headers: remote.headers,
+        partialPath: partial,
+        expectedSha256: remote.sha256,
+        expectedSize: remote.size,
+        onProgress: (progress) => emit({ type: "progress", ...progress }),
+        onRetry: (reason, waitMs) => emit({ type: "retry", reason, waitMs }),
+        signal: options.signal,
+      });
+      emit({ type: "verified", sha256: result.sha256, size: result.size });
+      if (!store.hasBlob(result.sha256)) moveIntoPlace(partial, store.blobPath(result.sha256));
+      downloaded = true;
+      return result.sha256;
+    },
+    () => emit({ type: "waiting", reason: "another pull of this file is running; waiting for it" }),
+  );
+  const size = statSync(store.blobPath(sha256)).size;
+  const manifest: Manifest = {
+    schemaVersion: MANIFEST_VERSION,
+    name,
+    digest: `sha256:${sha256}`,
+    size,
+    file: remote.file,
+    source: { kind: ref.kind === "url" ? "url" : "hf", ref: refText },
+    createdAt: new Date().toISOString(),
+  };
+  store.writeManifest(manifest);
+  emit({ type: "done", name, digest: manifest.digest, size, downloaded });
+  return { manifest, downloaded };
+}
+
+/** A model in the store whose file is there: then pull needs no network. */
+function presentModel(store: ModelStore, name: string): Manifest | undefined {
+  try {
+    return store.resolve(name).manifest;
+  } catch (error) {
+    if (error instanceof RegistryError && (error.code === "NOT_FOUND" || error.code === "VERIFY_FAILED")) return undefined;
+    throw error;
+  }
+}
+
+function defaultName(ref: Exclude<ModelRef, { kind: "hf-quant" }>): string {
+  if (ref.kind === "hf-file") return `hf.co/${ref.repo}:${stem(ref.path)}`;
+  return nameFromFile(new URL(ref.url).pathname.split("/").pop() || "model");
+}
+
+function stem(file: string): string {
+  return basename(file).replace(/\.gguf$/i, "");
+}
+
+async function resolveRemote(ref: ModelRef, endpoint: string, options: PullOptions): Promise<RemoteFile> {
+  if (ref.kind === "url") {
+    return { url: ref.url, file: basename(new URL(ref.url).pathname) || "model.gguf", headers: {}, ...(ref.sha256 && { sha256: ref.sha256 }) };
+  }
+  const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
+  let path: string;
+  let listed: { sha256?: string; size?: number } = {};
+  if (ref.kind === "hf-quant") {
+    const listing = await hubJson<{ siblings?: Array<{ rfilename: string; size?: number; lfs?: { sha256?: string; size?: number } }> }>(`${endpoint}/api/models/${ref.repo}?blobs=true`, headers, ref.repo, options.signal);
+    const files = (listing.siblings ?? []).map((sibling) => sibling.rfilename);
+    const matches = filesForQuant(files, ref.quant);
+    if (matches.length === 0) {
+      const quants = files.filter((file) => /\.gguf$/i.test(file)).join(", ") || "none";
+      throw new RegistryError("NOT_FOUND", `${ref.repo} has no single-file GGUF for ${ref.quant}; its GGUF files: ${quants}`);
+    }
+    path = matches.sort((a, b) => a.length - b.length)[0]!;
+    const sibling = listing.siblings!.find((entry) => entry.rfilename === path)!;
+    listed = { sha256: sibling.lfs?.sha256, size: sibling.lfs?.size ?? sibling.size };
+  } else {
+    path = ref.path;
+  }
+  const url = `${endpoint}/${ref.repo}/resolve/main/${path.split("/").map(encodeURIComponent).join("/")}`;
+  // The resolve endpoint's redirect carries the file's sha256 (X-Linked-Etag) and size; read it without following.
+  const head = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: options.signal });
+  if (head.status === 401 || head.status === 403) {
+    throw new RegistryError("UNAUTHORIZED", `${ref.repo} needs a Hugging Face token${options.token ? " that has access (the one given was refused)" : ""}: set HF_TOKEN${options.token ? " to a token that accepted the repo's licence" : ""}`);
+  }
+  if (head.status === 404) throw new RegistryError("NOT_FOUND", `${ref.repo} has no file ${path} (or the repository does not exist)`);
+  if (head.status >= 400) throw new RegistryError("HTTP", `${head.status} from ${url}`);
+  const linkedEtag = (head.headers.get("x-linked-etag") ?? "").replace(/^W\//, "").replace(/"/g, "");
+  const linkedSize = Number(head.headers.get("x-linked-size") ?? head.headers.get("content-length") ?? NaN);
+  const sha256 = ref.kind === "hf-file" && ref.sha256 ? ref.sha256 : (listed.sha256 ?? (/^[0-9a-f]{64}$/.test(linkedEtag) ? linkedEtag : undefined));
+  if (ref.kind === "hf-file" && ref.sha256 && /^[0-9a-f]{64}$/.test(linkedEtag) && linkedEtag !== ref.sha256) {
+    throw new RegistryError("VERIFY_FAILED", `the Hub says ${path} has sha256 ${linkedEtag}, not the ${ref.sha256} the ref asks for`);
+  }
+  const size = listed.size ?? (Number.isFinite(linkedSize) ? linkedSize : undefined);
+  return { url, file: basename(path), headers, ...(sha256 && { sha256 }), ...(size !== undefined && { size }) };
+}
+
+async function hubJson<T>(url: string, headers: Record<string, string>, repo: string, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(url, { headers, signal });
+  if (response.status === 401 || response.status === 403) throw new RegistryError("UNAUTHORIZED", `${repo} needs a Hugging Face token: set HF_TOKEN`);
+  if (response.status === 404) throw new RegistryError("NOT_FOUND", `no repository ${repo} on ${new URL(url).host}`);
+  if (!response.ok) throw new RegistryError("HTTP", `${response.status} from ${url}`);
+  return (await response.json()) as T;
+}

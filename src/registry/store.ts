@@ -1,0 +1,229 @@
+/**
+ * The model store under `$SLMKIT_HOME/models`: content-addressed blobs (`blobs/sha256-<hex>`), one
+ * manifest per `name:tag` (`manifests/<scope>/<model>/<tag>.json`), downloads in progress under
+ * `partial/`, locks under `locks/`. A blob enters only once its hash is verified; a manifest is written
+ * only after its blob is in place; every write is atomic. A model can also be linked: its manifest
+ * points at a GGUF file outside the store, which is then never copied.
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { moveIntoPlace, writeFileAtomic } from "./atomic-file.js";
+import { RegistryError } from "./errors.js";
+import { sha256OfFile, SHA256_HEX } from "./hashing.js";
+import { slmkitHome } from "./home.js";
+import { withFileLock } from "./lock.js";
+import { type ModelName, formatModelName, parseModelName } from "./names.js";
+
+export const MANIFEST_VERSION = 1;
+
+export interface ModelSource {
+  /** `hf`: a Hugging Face file; `url`: any https URL; `file`: added from disk. */
+  readonly kind: "hf" | "url" | "file";
+  /** The ref or path it came from, as the user gave it. */
+  readonly ref: string;
+}
+
+export interface Manifest {
+  readonly schemaVersion: typeof MANIFEST_VERSION;
+  /** Canonical `scope/model:tag`. */
+  readonly name: string;
+  /** `sha256:<hex>` of the GGUF file. */
+  readonly digest: string;
+  readonly size: number;
+  /** The file name it had at its source. */
+  readonly file: string;
+  readonly source: ModelSource;
+  /** Set for linked models: the file lives here, outside the store. */
+  readonly linkedPath?: string;
+  readonly createdAt: string;
+}
+
+export interface GcReport {
+  readonly removedBlobs: readonly string[];
+  readonly freedBytes: number;
+  readonly removedPartials: number;
+}
+
+export class ModelStore {
+  readonly root: string;
+
+  constructor(root = join(slmkitHome(), "models")) {
+    this.root = resolve(root);
+  }
+
+  blobPath(hex: string): string {
+    if (!SHA256_HEX.test(hex)) throw new RegistryError("VERIFY_FAILED", `'${hex}' is not a sha256 digest`);
+    return join(this.root, "blobs", `sha256-${hex}`);
+  }
+
+  hasBlob(hex: string): boolean {
+    return existsSync(this.blobPath(hex));
+  }
+
+  partialPath(key: string): string {
+    return join(this.root, "partial", `${key}.partial`);
+  }
+
+  /** Runs `work` holding the store-wide lock for `key` (a blob's hash, a download's name). */
+  withLock<T>(key: string, work: () => Promise<T>, onWait?: () => void): Promise<T> {
+    return withFileLock(join(this.root, "locks", `${key}.lock`), work, onWait);
+  }
+
+  private manifestPath(name: ModelName): string {
+    return join(this.root, "manifests", ...name.scope, name.model, `${name.tag}.json`);
+  }
+
+  /** The manifest of a name, or undefined when the store has no such model. */
+  read(name: string): Manifest | undefined {
+    const path = this.manifestPath(parseModelName(name));
+    if (!existsSync(path)) return undefined;
+    return parseManifest(readFileSync(path, "utf8"), path);
+  }
+
+  list(): Manifest[] {
+    const directory = join(this.root, "manifests");
+    if (!existsSync(directory)) return [];
+    const found: Manifest[] = [];
+    for (const entry of readdirSync(directory, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
+      const path = join(entry.parentPath, entry.name);
+      found.push(parseManifest(readFileSync(path, "utf8"), path));
+    }
+    return found.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The GGUF file behind a name; NOT_FOUND when absent, with what to do. */
+  resolve(name: string): { manifest: Manifest; path: string } {
+    const manifest = this.read(name);
+    if (manifest === undefined) throw new RegistryError("NOT_FOUND", `no model '${formatModelName(parseModelName(name))}' in the store (${this.root}); 'slmkit list' shows what is there, 'slmkit pull' fetches one`);
+    const path = manifest.linkedPath ?? this.blobPath(digestHex(manifest.digest));
+    const stats = statSync(path, { throwIfNoEntry: false });
+    if (stats === undefined) {
+      throw new RegistryError("NOT_FOUND", manifest.linkedPath ? `'${manifest.name}' is linked to ${path}, which is gone; add it again` : `the file of '${manifest.name}' is missing from the store; pull it again`);
+    }
+    if (stats.size !== manifest.size) throw new RegistryError("VERIFY_FAILED", `${path} is ${stats.size} bytes but '${manifest.name}' was ${manifest.size}: the file changed; add or pull it again`);
+    return { manifest, path };
+  }
+
+  writeManifest(manifest: Manifest): void {
+    const name = parseModelName(manifest.name);
+    writeFileAtomic(this.manifestPath(name), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
+
+  /**
+   * Registers a GGUF file from disk: copied into the store (through a partial file, then renamed), or
+   * with `link` recorded where it is. Either way it is hashed first.
+   */
+  async add(file: string, options: { name?: string; link?: boolean; onHashed?: (bytes: number) => void } = {}): Promise<Manifest> {
+    const path = resolve(file);
+    const stats = statSync(path, { throwIfNoEntry: false });
+    if (stats === undefined || !stats.isFile()) throw new RegistryError("NOT_FOUND", `${file} is not a file`);
+    const name = formatModelName(parseModelName(options.name ?? nameFromFile(path)));
+    const hex = await sha256OfFile(path, options.onHashed);
+    if (!options.link && !this.hasBlob(hex)) {
+      await this.withLock(hex, async () => {
+        if (this.hasBlob(hex)) return;
+        const partial = this.partialPath(`add-${hex}`);
+        mkdirSync(join(this.root, "partial"), { recursive: true });
+        copyFileSync(path, partial);
+        moveIntoPlace(partial, this.blobPath(hex));
+      });
+    }
+    const manifest: Manifest = {
+      schemaVersion: MANIFEST_VERSION,
+      name,
+      digest: `sha256:${hex}`,
+      size: stats.size,
+      file: basename(path),
+      source: { kind: "file", ref: path },
+      ...(options.link && { linkedPath: path }),
+      createdAt: new Date().toISOString(),
+    };
+    this.writeManifest(manifest);
+    return manifest;
+  }
+
+  /** Removes a name; its blob stays until `gc` finds nothing else using it. */
+  remove(name: string): boolean {
+    const path = this.manifestPath(parseModelName(name));
+    if (!existsSync(path)) return false;
+    rmSync(path);
+    return true;
+  }
+
+  /** A second name for a model: a new manifest over the same blob. */
+  copy(source: string, destination: string): Manifest {
+    const manifest = this.read(source);
+    if (manifest === undefined) throw new RegistryError("NOT_FOUND", `no model '${source}' in the store; 'slmkit list' shows what is there`);
+    const copy = { ...manifest, name: formatModelName(parseModelName(destination)), createdAt: new Date().toISOString() };
+    this.writeManifest(copy);
+    return copy;
+  }
+
+  /** Deletes blobs no manifest uses and downloads no process is continuing. */
+  gc(): GcReport {
+    const used = new Set(this.list().map((manifest) => digestHex(manifest.digest)));
+    const removedBlobs: string[] = [];
+    let freedBytes = 0;
+    for (const entry of safeList(join(this.root, "blobs"))) {
+      const hex = entry.replace(/^sha256-/, "");
+      if (used.has(hex) || !entry.startsWith("sha256-")) continue;
+      const path = join(this.root, "blobs", entry);
+      freedBytes += statSync(path).size;
+      rmSync(path, { force: true });
+      removedBlobs.push(`sha256:${hex}`);
+    }
+    let removedPartials = 0;
+    const locked = new Set(safeList(join(this.root, "locks")).map((entry) => entry.replace(/\.lock$/, "")));
+    for (const entry of safeList(join(this.root, "partial"))) {
+      const key = entry.replace(/\.partial(\.json)?$/, "");
+      if ([...locked].some((lock) => key.includes(lock))) continue;
+      rmSync(join(this.root, "partial", entry), { force: true });
+      removedPartials++;
+    }
+    return { removedBlobs, freedBytes, removedPartials };
+  }
+
+  /** Problems between manifests and blobs: a manifest whose file is missing or of another size. */
+  check(): string[] {
+    const problems: string[] = [];
+    for (const manifest of this.list()) {
+      try {
+        this.resolve(manifest.name);
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+    return problems;
+  }
+}
+
+export function digestHex(digest: string): string {
+  const hex = digest.replace(/^sha256:/, "");
+  if (!SHA256_HEX.test(hex)) throw new RegistryError("VERIFY_FAILED", `'${digest}' is not a sha256 digest`);
+  return hex;
+}
+
+/** `Qwen3-0.6B-Q4_0.gguf` → `qwen3-0.6b-q4_0:latest`-style name: the file's stem, lower-cased. */
+export function nameFromFile(path: string): string {
+  const stem = basename(path).replace(/\.gguf$/i, "").toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/^[^a-z0-9]+/, "");
+  return stem || "model";
+}
+
+function parseManifest(text: string, path: string): Manifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new RegistryError("IO", `${path} is not valid JSON: the store is damaged there; remove that file`);
+  }
+  const manifest = value as Partial<Manifest>;
+  if (manifest.schemaVersion !== MANIFEST_VERSION || typeof manifest.name !== "string" || typeof manifest.digest !== "string" || typeof manifest.size !== "number") {
+    throw new RegistryError("IO", `${path} is not an slmkit manifest (version ${MANIFEST_VERSION})`);
+  }
+  return manifest as Manifest;
+}
+
+function safeList(directory: string): string[] {
+  return existsSync(directory) ? readdirSync(directory) : [];
+}
