@@ -36,14 +36,14 @@ describe("slmkit CLI", () => {
   it("explains itself: --help lists the commands, each command has --help", async () => {
     const overview = await runCli(["--help"]);
     assert.equal(overview.code, 0);
-    for (const command of ["inspect", "quantize", "run", "serve", "synth"]) {
+    for (const command of ["inspect", "quantize", "run", "serve", "synth", "pull", "add", "list", "show", "rm", "cp", "gc", "check"]) {
       assert.match(overview.stdout, new RegExp(`\\n  ${command} `));
       const help = await runCli([command, "--help"]);
       assert.equal(help.code, 0, `${command} --help`);
       assert.match(help.stdout, new RegExp(`^Usage: slmkit ${command}`));
     }
     const help = await runCli(["run", "--help"]);
-    assert.match(help.stdout, /Usage: slmkit run <model.gguf> \[prompt\]/);
+    assert.match(help.stdout, /Usage: slmkit run <model.gguf or store name> \[prompt\]/);
     assert.match(help.stdout, /--temperature N/);
     const unknown = await runCli(["frobnicate"]);
     assert.equal(unknown.code, 2);

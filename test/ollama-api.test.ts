@@ -210,7 +210,7 @@ describe("Ollama API through the official client", () => {
     });
     await assert.rejects(client.pull({ model: "llama3" }), (error: Error) => {
       assert.equal(statusOf(error), 501);
-      assert.match(error.message, /not implemented yet: it needs the model registry/);
+      assert.match(error.message, /needs the model store; this server was started without one/);
       return true;
     });
     await assert.rejects(client.chat({ model: "tiny-llama", messages: [{ role: "user", content: "x" }], think: true }), (error) => statusOf(error) === 501);
@@ -338,7 +338,7 @@ const HOSTILE: Hostile[] = [
   { name: "embed of an empty string", path: "/api/embed", body: JSON.stringify({ model: "tiny-llama", input: "" }), status: 400, says: /empty/ },
   { name: "embed with an unknown model", path: "/api/embed", body: JSON.stringify({ model: "nope", input: "x" }), status: 404 },
   { name: "embeddings without a prompt", path: "/api/embeddings", body: JSON.stringify({ model: "tiny-llama" }), status: 400, says: /'prompt'/ },
-  { name: "pull (not implemented)", path: "/api/pull", body: JSON.stringify({ model: "llama3" }), status: 501, says: /needs the model registry/ },
+  { name: "pull on a server without a store", path: "/api/pull", body: JSON.stringify({ model: "llama3" }), status: 501, says: /needs the model store/ },
   { name: "create with a Modelfile template (needs the registry)", path: "/api/create", body: JSON.stringify({ model: "x", from: "tiny-llama", template: "{{ .Prompt }}" }), status: 501, says: /'template' .* needs the model registry/ },
   { name: "create with an unknown quantization", path: "/api/create", body: JSON.stringify({ model: "x", from: "tiny-llama", quantize: "q3_banana" }), status: 400, says: /invalid 'quantize'/ },
   { name: "create from a model not served", path: "/api/create", body: JSON.stringify({ model: "x", from: "../../etc/passwd" }), status: 404, says: /not found/ },

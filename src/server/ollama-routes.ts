@@ -9,6 +9,7 @@ import { engineCall, engineCallAsync, withModel } from "./generation.js";
 import { type Method, type RequestContext, type Route, sendJson, sendText } from "./http.js";
 import { ollamaLogprobs } from "./logprobs-wire.js";
 import { type CreateSettings, createModel } from "./ollama-create.js";
+import { pullModel, type PullSettings } from "./ollama-pull.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import { ModelDescriptions } from "./ollama-models.js";
 import { generateToolReply, toolChatPrompt, WITHOUT_TOOLS } from "./tool-reply.js";
@@ -34,12 +35,11 @@ import {
 
 /** Routes of Ollama's API that need what slmkit does not have yet: a 501 that says so. */
 const NOT_YET: ReadonlyArray<{ method: Method; path: string; message: string }> = [
-  { method: "POST", path: "/api/pull", message: "/api/pull (downloading models) is not implemented yet: it needs the model registry, coming with a later release" },
   { method: "POST", path: "/api/push", message: "/api/push (uploading models) is not implemented yet: it needs the model registry, coming with a later release" },
 ];
 
 /** The Ollama routes, one row each; all answer errors in Ollama's shape. */
-export function ollamaRoutes(pool: ModelPool, create: CreateSettings): Route[] {
+export function ollamaRoutes(pool: ModelPool, create: CreateSettings, registry?: PullSettings): Route[] {
   const descriptions = new ModelDescriptions();
   const routes: Array<Omit<Route, "style">> = [
     // Ollama's own liveness answer, which clients probe with GET or HEAD.
@@ -49,6 +49,14 @@ export function ollamaRoutes(pool: ModelPool, create: CreateSettings): Route[] {
     { method: "POST", path: "/api/chat", handle: (context) => chatRoute(context, pool) },
     { method: "GET", path: "/api/tags", handle: async (context) => listModels(context, pool, descriptions) },
     { method: "POST", path: "/api/create", handle: (context) => createModel(context, pool, create) },
+    {
+      method: "POST",
+      path: "/api/pull",
+      handle: async (context) => {
+        if (!registry) throw notImplemented("/api/pull needs the model store; this server was started without one");
+        await pullModel(context, pool, registry);
+      },
+    },
     { method: "POST", path: "/api/show", handle: (context) => showModel(context, pool, descriptions) },
     { method: "GET", path: "/api/ps", handle: async (context) => runningModels(context, pool, descriptions) },
     { method: "POST", path: "/api/copy", handle: (context) => copyModel(context, pool) },

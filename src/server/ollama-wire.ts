@@ -260,6 +260,12 @@ export const createRequest = z.object({
 });
 export type CreateRequestBody = z.infer<typeof createRequest>;
 
+/** /api/pull: the model as `model` (or the deprecated `name`); `insecure` is accepted and means nothing here. */
+export const pullRequest = z
+  .object({ ...modelOrName, insecure: z.boolean().nullish(), stream: z.boolean().nullish() })
+  .refine(eitherName, eitherNameIssue)
+  .transform((body) => ({ model: (body.model || body.name)!, stream: body.stream ?? true }));
+
 // --- Checking ------------------------------------------------------------------------------------
 
 /** Fields of requests slmkit serves that it cannot honour yet, and why: a 400 naming the field. */

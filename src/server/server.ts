@@ -8,6 +8,7 @@ import { type Route, Router, sendJson, sendText } from "./http.js";
 import { type DrainReport, InFlightRequests } from "./in-flight.js";
 import { type Logger, SILENT_LOGGER } from "./logger.js";
 import { ModelPool, type PoolObserver, type PoolOptions, type ServedModel } from "./model-pool.js";
+import type { PullSettings } from "./ollama-pull.js";
 import { ollamaRoutes } from "./ollama-routes.js";
 import { openAiRoutes } from "./openai-routes.js";
 import { ServerMetrics } from "./server-metrics.js";
@@ -30,6 +31,8 @@ export interface ServerOptions {
   readonly maxBodyBytes?: number;
   /** Where /api/create writes the models it makes (default $SLMKIT_HOME/created). */
   readonly createDirectory?: string;
+  /** The model store /api/pull fills; without it, /api/pull answers 501. */
+  readonly registry?: PullSettings;
   /** Receives a record per request, model load and unload, and shutdown step; silent when not given. */
   readonly logger?: Logger;
 }
@@ -71,7 +74,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       handle: async ({ response }) => sendText(response, 200, metrics.render(), { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
     },
     ...openAiRoutes(pool),
-    ...ollamaRoutes(pool, { directory: options.createDirectory ?? join(slmkitHome(), "created"), threads: options.load?.threads }),
+    ...ollamaRoutes(pool, { directory: options.createDirectory ?? join(slmkitHome(), "created"), threads: options.load?.threads }, options.registry),
   ];
   const router = new Router(routes);
   const inFlight = new InFlightRequests();

@@ -20,6 +20,7 @@ import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { parseByteSize } from "../format.js";
 import { resolveModelArgument } from "../model-argument.js";
+import { hubEndpoint, ModelStore } from "../../registry/index.js";
 import { withInterruptHandler } from "../interrupt.js";
 import { ENGINE_OPTIONS, loadOptionsFrom } from "./run.js";
 
@@ -28,8 +29,10 @@ export const serveCommand: Command = {
   summary: "Serve models over HTTP, speaking OpenAI's API (/v1/...) and Ollama's (/api/...) so their clients work unmodified.",
   positionals: "[model.gguf | store name ...]",
   details:
-    "Each model is served under its file name without .gguf. With no model, serves a small demo model\n" +
-    "with RANDOM weights (made on first use, no download): it shows the API works; its replies are gibberish.\n" +
+    "Each model file is served under its name without .gguf, a store model under its store name. With no\n" +
+    "model given, serves every model in the store, or, when it is empty, a small demo model with RANDOM\n" +
+    "weights (made on first use, no download): it shows the API works; its replies are gibberish.\n" +
+    "POST /api/pull fetches Hugging Face models (hf.co/<owner>/<repo>:<QUANT>) into the store and serves them.\n" +
     "Binds 127.0.0.1 unless told otherwise. Environment: SLMKIT_HOST, SLMKIT_PORT, SLMKIT_HOME.",
   options: [
     { name: "host", kind: "string", description: "address to listen on (default 127.0.0.1)" },
@@ -51,7 +54,8 @@ export const serveCommand: Command = {
     const host = (values.host as string | undefined) ?? process.env.SLMKIT_HOST ?? DEFAULT_HOST;
     if (isIP(host) === 0 && host !== "localhost") throw new UsageError(`--host must be an IP address or localhost (got '${host}')`);
     const port = (values.port as number | undefined) ?? portFromEnvironment();
-    const given = positionals.length > 0 ? positionals.map((text) => resolveModelArgument(text)) : [{ path: await ensureDemoModel(), name: undefined }];
+    const store = new ModelStore();
+    const given = positionals.length > 0 ? positionals.map((text) => resolveModelArgument(text, store)) : await storeOrDemoModels(store);
     const models: ServedModel[] = given.map(({ path, name }) => describeModelFile(path, name));
     const names = new Map<string, string>();
     for (const model of models) {
@@ -75,6 +79,7 @@ export const serveCommand: Command = {
         maxQueue: values["max-queue"] as number | undefined,
       },
       logger,
+      registry: { store, endpoint: hubEndpoint(), token: process.env.HF_TOKEN || undefined, offline: process.env.SLMKIT_OFFLINE === "1" },
     });
     if (values["log-format"] === "json") logStart(logger, server, models, host);
     else printBanner(server, models, host);
@@ -135,6 +140,19 @@ function durationOption(values: Readonly<Record<string, unknown>>, name: string,
   const milliseconds = parseKeepAlive(text);
   if (milliseconds === undefined) throw new UsageError(`--${name} takes a duration such as ${examples} (got '${text}')`);
   return milliseconds;
+}
+
+/** With no model given: every model in the store, or the demo model when the store is empty. */
+async function storeOrDemoModels(store: ModelStore): Promise<Array<{ path: string; name: string | undefined }>> {
+  const names = store.list().map((manifest) => manifest.name);
+  const usable = names.flatMap((name) => {
+    try {
+      return [resolveModelArgument(name, store)];
+    } catch {
+      return []; // a damaged entry: `slmkit check` names it; the rest still serve
+    }
+  });
+  return usable.length > 0 ? usable : [{ path: await ensureDemoModel(), name: undefined }];
 }
 
 /** A size flag in bytes, or undefined when not given. */
