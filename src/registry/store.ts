@@ -5,8 +5,8 @@
  * only after its blob is in place; every write is atomic. A model can also be linked: its manifest
  * points at a GGUF file outside the store, which is then never copied.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { moveIntoPlace, writeFileAtomic } from "./atomic-file.js";
 import { RegistryError } from "./errors.js";
 import { sha256OfFile, SHA256_HEX } from "./hashing.js";
@@ -106,8 +106,17 @@ export class ModelStore {
   }
 
   writeManifest(manifest: Manifest): void {
-    const name = parseModelName(manifest.name);
-    writeFileAtomic(this.manifestPath(name), `${JSON.stringify(manifest, null, 2)}\n`);
+    const path = this.manifestPath(parseModelName(manifest.name));
+    this.insideStore(dirname(path));
+    writeFileAtomic(path, `${JSON.stringify(manifest, null, 2)}\n`);
+  }
+
+  /** Names cannot hold `..`, but a symlinked directory could still lead out: refuse that. */
+  private insideStore(directory: string): void {
+    mkdirSync(directory, { recursive: true });
+    const real = realpathSync(directory);
+    const root = realpathSync(this.root);
+    if (real !== root && !real.startsWith(root + sep)) throw new RegistryError("BAD_NAME", `${directory} leads outside the store (${root}) through a symbolic link; remove that link`);
   }
 
   /**
