@@ -9,6 +9,7 @@ import { installSignalHandlers } from "./interrupt.js";
  */
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   inspect: async () => (await import("./commands/inspect.js")).inspectCommand,
+  catalog: async () => (await import("./commands/catalog.js")).catalogCommand,
   pull: async () => (await import("./commands/pull.js")).pullCommand,
   add: async () => (await import("./commands/store.js")).addCommand,
   list: async () => (await import("./commands/store.js")).listCommand,
@@ -17,6 +18,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   cp: async () => (await import("./commands/store.js")).cpCommand,
   gc: async () => (await import("./commands/store.js")).gcCommand,
   check: async () => (await import("./commands/store.js")).checkCommand,
+  create: async () => (await import("./commands/create.js")).createCommand,
   quantize: async () => (await import("./commands/quantize.js")).quantizeCommand,
   run: async () => (await import("./commands/run.js")).runCommand,
   serve: async () => (await import("./commands/serve.js")).serveCommand,

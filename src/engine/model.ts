@@ -115,6 +115,7 @@ export function modelNameOf(path: string): string {
 export class LoadedModel {
   readonly name: string;
   readonly chatTemplate: ChatTemplate;
+  private readonly specialTokens: { bos: string; eos: string };
   private readonly sequences: SequencePool;
   private endOfGenerationTokens: Token[] | undefined;
   private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
@@ -137,10 +138,8 @@ export class LoadedModel {
       maxQueue,
     );
     const special = (token: Token | null): string => (token === null ? "" : model.detokenize([token], true));
-    this.chatTemplate = new ChatTemplate(model.fileInfo.metadata.tokenizer?.chat_template, {
-      bos: special(model.tokens.bos),
-      eos: special(model.tokens.eos),
-    });
+    this.specialTokens = { bos: special(model.tokens.bos), eos: special(model.tokens.eos) };
+    this.chatTemplate = new ChatTemplate(model.fileInfo.metadata.tokenizer?.chat_template, this.specialTokens);
   }
 
   static async load(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
@@ -223,11 +222,23 @@ export class LoadedModel {
     return this.withBos(this.model.tokenize(text, false));
   }
 
-  /** A conversation rendered through the model's chat template, and the stop strings it implies. */
-  /** The prompt for a chat: the template rendered, then `assistantPrefix` (text the reply starts with). */
-  promptFromChat(messages: readonly ChatMessage[], variables?: Record<string, unknown>, assistantPrefix = ""): { tokens: Token[]; stop: readonly string[] } {
-    const text = this.chatTemplate.render(messages, variables) + assistantPrefix;
-    return { tokens: this.withBos(this.model.tokenize(text, true)), stop: this.chatTemplate.stopStrings };
+  /**
+   * The prompt for a chat: the template rendered (the model's own unless another is given), then
+   * `assistantPrefix` (text the reply starts with); and the stop strings the template implies.
+   */
+  promptFromChat(
+    messages: readonly ChatMessage[],
+    variables?: Record<string, unknown>,
+    assistantPrefix = "",
+    template: ChatTemplate = this.chatTemplate,
+  ): { tokens: Token[]; stop: readonly string[] } {
+    const text = template.render(messages, variables) + assistantPrefix;
+    return { tokens: this.withBos(this.model.tokenize(text, true)), stop: template.stopStrings };
+  }
+
+  /** Another Jinja chat template, with this model's special tokens (a Modelfile's TEMPLATE). */
+  chatTemplateFrom(source: string): ChatTemplate {
+    return new ChatTemplate(source, this.specialTokens);
   }
 
   private withBos(tokens: Token[]): Token[] {

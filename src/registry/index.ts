@@ -5,3 +5,7 @@ export { canonicalName, DEFAULT_TAG, formatModelName, type ModelName, parseModel
 export { DEFAULT_HF_ENDPOINT, hubEndpoint, pull, type PullEvent, type PullOptions } from "./pull.js";
 export { type ModelRef, parseModelRef } from "./refs.js";
 export { digestHex, type GcReport, type Manifest, ModelStore, nameFromFile } from "./store.js";
+export { createModel, type CreateOptions } from "./create.js";
+export { CONFIG_PARAMETERS, checkParameter, checkTemplate, type ConfigMessage, mergeConfig, type ModelConfig } from "./model-config.js";
+export { type Modelfile, parseModelfile } from "./modelfile.js";
+export { availableQuants, CATALOG, type CatalogModel, chooseQuant, estimateBytes, fileFor, findCatalogModel, type QuantChoice } from "./catalog.js";

@@ -11,12 +11,14 @@ import { download } from "./download.js";
 import { RegistryError } from "./errors.js";
 import { moveIntoPlace } from "./atomic-file.js";
 import { formatModelName, parseModelName } from "./names.js";
+import { CATALOG, chooseQuant, findCatalogModel } from "./catalog.js";
 import { filesForQuant, type ModelRef, parseModelRef } from "./refs.js";
 import { type Manifest, MANIFEST_VERSION, type ModelStore, nameFromFile } from "./store.js";
 
 export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
 
 export type PullEvent =
+  | { readonly type: "chosen"; readonly model: string; readonly quant: string; readonly reason: string }
   | { readonly type: "present"; readonly name: string }
   | { readonly type: "resolved"; readonly url: string; readonly file: string; readonly size?: number; readonly sha256?: string }
   | { readonly type: "waiting"; readonly reason: string }
@@ -28,6 +30,8 @@ export type PullEvent =
 export interface PullOptions {
   /** The store name; default: from the ref (`hf.co/<owner>/<repo>:<file stem>`, or the URL's file stem). */
   readonly name?: string;
+  /** For a catalog alias: the quantization to pull (default: the best that fits this device). */
+  readonly quant?: string;
   /** Forbid the network: only models already in the store. */
   readonly offline?: boolean;
   /** A Hugging Face token (HF_TOKEN) for gated repositories. */
@@ -51,8 +55,21 @@ interface RemoteFile {
   readonly headers: Record<string, string>;
 }
 
-export async function pull(store: ModelStore, refText: string, options: PullOptions = {}): Promise<{ manifest: Manifest; downloaded: boolean }> {
+export async function pull(store: ModelStore, given: string, options: PullOptions = {}): Promise<{ manifest: Manifest; downloaded: boolean }> {
+  // A catalog alias (qwen3:4b) becomes the ref of the quantization asked for, or of the one that fits.
+  const alias = /^(hf:|https?:\/\/)/.test(given) ? undefined : findCatalogModel(given);
+  let refText = given;
+  let aliasName: string | undefined;
+  if (alias) {
+    const choice = chooseQuant(alias, options.quant);
+    options.onEvent?.({ type: "chosen", model: alias.id, quant: choice.quant, reason: choice.reason });
+    refText = `hf:${choice.repo}/${choice.file}`;
+    aliasName = `${alias.id}-${choice.quant.toLowerCase()}`;
+  } else if (options.quant !== undefined) {
+    throw new RegistryError("BAD_REF", `--quant picks a quantization of a catalog model (${CATALOG.map((model) => model.id).join(", ")}); '${given}' is not one: for a Hugging Face repo use hf:<owner>/<repo>:<QUANT>`);
+  }
   const ref = parseModelRef(refText);
+  options = aliasName && options.name === undefined ? { ...options, name: aliasName } : options;
   const endpoint = (options.endpoint ?? hubEndpoint()).replace(/\/+$/, "");
   const emit = options.onEvent ?? (() => undefined);
   // The name is known without the network unless the ref names a quantization to look up.

@@ -24,7 +24,7 @@ export function parseModelRef(text: string): ModelRef {
     }
     return { kind: "url", url: url.href, ...(digest && { sha256: digest }) };
   }
-  if (!body.startsWith("hf:")) throw bad(text, "use hf:<owner>/<repo>/<file.gguf>, hf:<owner>/<repo>:<QUANT> or an https:// URL");
+  if (!body.startsWith("hf:")) throw bad(text, "use a catalog name (slmkit catalog lists them), hf:<owner>/<repo>/<file.gguf>, hf:<owner>/<repo>:<QUANT> or an https:// URL");
   const rest = body.slice(3);
   const quant = /^([^:]+):([A-Za-z0-9_]+)$/.exec(rest);
   if (quant) {

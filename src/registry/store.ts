@@ -12,13 +12,14 @@ import { RegistryError } from "./errors.js";
 import { sha256OfFile, SHA256_HEX } from "./hashing.js";
 import { slmkitHome } from "./home.js";
 import { withFileLock } from "./lock.js";
+import type { ModelConfig } from "./model-config.js";
 import { type ModelName, formatModelName, parseModelName } from "./names.js";
 
 export const MANIFEST_VERSION = 1;
 
 export interface ModelSource {
-  /** `hf`: a Hugging Face file; `url`: any https URL; `file`: added from disk. */
-  readonly kind: "hf" | "url" | "file";
+  /** `hf`: a Hugging Face file; `url`: any https URL; `file`: added from disk; `create`: made by `slmkit create` from another model. */
+  readonly kind: "hf" | "url" | "file" | "create";
   /** The ref or path it came from, as the user gave it. */
   readonly ref: string;
 }
@@ -35,6 +36,8 @@ export interface Manifest {
   readonly source: ModelSource;
   /** Set for linked models: the file lives here, outside the store. */
   readonly linkedPath?: string;
+  /** System prompt, default parameters, template, messages (from a Modelfile or /api/create). */
+  readonly config?: ModelConfig;
   readonly createdAt: string;
 }
 
@@ -128,16 +131,7 @@ export class ModelStore {
     const stats = statSync(path, { throwIfNoEntry: false });
     if (stats === undefined || !stats.isFile()) throw new RegistryError("NOT_FOUND", `${file} is not a file`);
     const name = formatModelName(parseModelName(options.name ?? nameFromFile(path)));
-    const hex = await sha256OfFile(path, options.onHashed);
-    if (!options.link && !this.hasBlob(hex)) {
-      await this.withLock(hex, async () => {
-        if (this.hasBlob(hex)) return;
-        const partial = this.partialPath(`add-${hex}`);
-        mkdirSync(join(this.root, "partial"), { recursive: true });
-        copyFileSync(path, partial);
-        moveIntoPlace(partial, this.blobPath(hex));
-      });
-    }
+    const hex = options.link ? await sha256OfFile(path, options.onHashed) : await this.addBlob(path, options.onHashed);
     const manifest: Manifest = {
       schemaVersion: MANIFEST_VERSION,
       name,
@@ -150,6 +144,20 @@ export class ModelStore {
     };
     this.writeManifest(manifest);
     return manifest;
+  }
+
+  /** Copies a file into the blobs (once per content); returns its sha256. */
+  async addBlob(path: string, onHashed?: (bytes: number) => void): Promise<string> {
+    const hex = await sha256OfFile(path, onHashed);
+    if (this.hasBlob(hex)) return hex;
+    await this.withLock(hex, async () => {
+      if (this.hasBlob(hex)) return;
+      const partial = this.partialPath(`add-${hex}`);
+      mkdirSync(join(this.root, "partial"), { recursive: true });
+      copyFileSync(path, partial);
+      moveIntoPlace(partial, this.blobPath(hex));
+    });
+    return hex;
   }
 
   /** Removes a name; its blob stays until `gc` finds nothing else using it. */

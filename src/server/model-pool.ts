@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { totalmem } from "node:os";
 import { LoadedModel, type LoadOptions, modelNameOf } from "../engine/index.js";
 import { isSynthetic, readGgufHeader } from "../gguf/index.js";
+import type { ModelConfig } from "../registry/index.js";
 import { ApiError, modelNotFound } from "./api-error.js";
 import { estimateResidentBytes } from "./memory-estimate.js";
 
@@ -15,13 +16,15 @@ export interface ServedModel {
   /** Made by `slmkit synth`: its output is gibberish. */
   readonly randomWeights: boolean;
   readonly fileSize: number;
+  /** A store model's settings: system prompt, default parameters, template, messages. */
+  readonly config?: ModelConfig;
 }
 
 /** Reads a model file's header (so a broken file fails at start-up) and names it for clients. */
-export function describeModelFile(path: string, name = modelNameOf(path)): ServedModel {
+export function describeModelFile(path: string, name = modelNameOf(path), config?: ModelConfig): ServedModel {
   const header = readGgufHeader(path);
   const stats = statSync(path);
-  return { name, path, created: Math.floor(stats.mtimeMs / 1000), randomWeights: isSynthetic(header), fileSize: stats.size };
+  return { name, path, created: Math.floor(stats.mtimeMs / 1000), randomWeights: isSynthetic(header), fileSize: stats.size, ...(config && { config }) };
 }
 
 /** How long a model stays loaded after a request: milliseconds; 0 unloads at once, Infinity never. */

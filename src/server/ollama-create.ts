@@ -8,27 +8,92 @@ import { join } from "node:path";
 import { presetByName, type QuantizeProgress, quantizeFile, UnknownPresetError } from "../quant/index.js";
 import { ApiError, badRequest, notImplemented } from "./api-error.js";
 import type { RequestContext } from "./http.js";
-import { describeModelFile, type ModelPool } from "./model-pool.js";
+import { canonicalName, checkParameter, checkTemplate, createModel as createStoreModel, type Manifest, mergeConfig, type ModelConfig, type ModelStore, RegistryError } from "../registry/index.js";
+import { describeModelFile, type ModelPool, type ServedModel } from "./model-pool.js";
 import { type CreateRequestBody, createRequest, parseOllamaRequest, servedNameOf } from "./ollama-wire.js";
 
-/** Modelfile fields that need the registry's manifests (a later release). */
+/** Modelfile fields that need the store's manifests. */
 const NEEDS_REGISTRY = ["files", "adapters", "template", "system", "license", "parameters", "messages"] as const;
 
+/**
+ * A create with the store: the new model is a manifest over the FROM model's file (quantized when
+ * asked), carrying the FROM model's settings with the request's over them.
+ */
+async function createInStore(context: RequestContext, pool: ModelPool, store: ModelStore, body: CreateRequestBody, source: ServedModel, name: string, threads?: number): Promise<void> {
+  if (body.files != null || body.adapters != null) throw notImplemented("'files' and 'adapters' in /api/create are not supported yet: create from a model the server has, with 'from'");
+  let config: ModelConfig;
+  try {
+    config = mergeConfig(source.config, configOf(body));
+  } catch (error) {
+    throw error instanceof RegistryError ? badRequest(error.message) : error;
+  }
+  const stream = body.stream !== false;
+  const send = stream ? openStream(context) : () => undefined;
+  const preset = body.quantize ? presetOf(body.quantize) : undefined;
+  send({ status: preset ? `quantizing ${source.name} to ${preset}` : "using existing layers" });
+  let lastPercent = -1;
+  let manifest: Manifest;
+  try {
+    manifest = await createStoreModel(store, canonicalName(body.model), source.path, config, {
+      ...(preset && { quantize: preset }),
+      threads,
+      onQuantizeProgress: (progress) => {
+        const percent = Math.floor((100 * progress.bytesDone) / Math.max(1, progress.bytesTotal));
+        if (percent === lastPercent) return;
+        lastPercent = percent;
+        send({ status: `quantizing ${source.name} to ${preset}`, total: progress.bytesTotal, completed: progress.bytesDone });
+      },
+    });
+  } catch (error) {
+    const failure = error instanceof ApiError ? error : new ApiError(400, `cannot create '${name}': ${(error as Error).message}`);
+    if (!stream) throw failure;
+    send(failure.toOllama());
+    context.response.end();
+    return;
+  }
+  send({ status: "writing manifest" });
+  await pool.remove(name);
+  pool.add(describeModelFile(store.resolve(manifest.name).path, name, manifest.config));
+  send({ status: "success" });
+  if (stream) context.response.end();
+  else answer(context, body, [{ status: "success" }]);
+}
+
+/** The request's Modelfile fields as a model's settings, checked as a Modelfile's are. */
+function configOf(body: CreateRequestBody): ModelConfig {
+  const parameters = body.parameters ? Object.fromEntries(Object.entries(body.parameters).map(([key, value]) => [key, checkParameter(key, value)])) : undefined;
+  const messages = (body.messages ?? []).map((message, index) => {
+    const { role, content } = (message ?? {}) as { role?: unknown; content?: unknown };
+    if ((role !== "system" && role !== "user" && role !== "assistant") || typeof content !== "string") throw new RegistryError("BAD_REF", `messages[${index}] needs a role (system, user, assistant) and a text content`);
+    return { role, content } as const;
+  });
+  return {
+    ...(body.system != null && { system: body.system }),
+    ...(body.template != null && { template: checkTemplate(body.template) }),
+    ...(parameters && { parameters }),
+    ...(messages.length > 0 && { messages }),
+    ...(body.license != null && { license: Array.isArray(body.license) ? body.license.join("\n\n") : body.license }),
+  };
+}
+
 export interface CreateSettings {
-  /** Where created model files are written. */
+  /** Where created model files are written when there is no store. */
   readonly directory: string;
+  /** The store: created models become store models, with their settings. */
+  readonly store?: ModelStore;
   /** Quantizer threads (default: one per core; generation on the same cores slows meanwhile). */
   readonly threads?: number;
 }
 
 export async function createModel(context: RequestContext, pool: ModelPool, settings: CreateSettings): Promise<void> {
   const body = parseOllamaRequest(createRequest, await context.json());
-  const asked = NEEDS_REGISTRY.find((field) => body[field] != null);
-  if (asked) throw notImplemented(`'${asked}' in /api/create is not implemented yet: it needs the model registry; 'from' and 'quantize' work now`);
   const source = pool.find(servedNameOf(body.from));
   if (source === undefined) throw new ApiError(404, `model '${body.from}' not found; /api/tags lists the models served here`);
   const name = servedNameOf(body.model);
   context.notes.model = name;
+  if (settings.store) return createInStore(context, pool, settings.store, body, source, name, settings.threads);
+  const asked = NEEDS_REGISTRY.find((field) => body[field] != null);
+  if (asked) throw notImplemented(`'${asked}' in /api/create needs the model store; this server was started without one`);
   if (!body.quantize) {
     // Without quantize, a create is a copy under a new name.
     if (name !== source.name) {

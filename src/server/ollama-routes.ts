@@ -13,6 +13,8 @@ import { pullModel, type PullSettings } from "./ollama-pull.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import { ModelDescriptions } from "./ollama-models.js";
 import { generateToolReply, toolChatPrompt, WITHOUT_TOOLS } from "./tool-reply.js";
+import { configuredTemplate, withConfiguredMessages, withConfiguredOptions } from "./model-defaults.js";
+import type { ModelConfig } from "../registry/index.js";
 import {
   type ChatRequestBody,
   type DoneReason,
@@ -103,8 +105,8 @@ async function generateRoute(context: RequestContext, pool: ModelPool, descripti
     context,
     async (model) => {
       const loaded = performance.now();
-      const settings = generationSettings(body.options, body.format, context);
-      const prompt = generatePrompt(body, model, vocabularySize);
+      const settings = generationSettings(withConfiguredOptions(served.config, body.options), body.format, context);
+      const prompt = generatePrompt(body, model, vocabularySize, served.config);
       const request = { ...settings, prompt: prompt.tokens, stop: [...settings.stop, ...prompt.stop], ...logprobsOf(body) };
       const meta = (): object => ({ model: body.model, created_at: now() });
       await respond(context, model, request, WITHOUT_TOOLS, body.stream !== false, {
@@ -128,14 +130,16 @@ async function generateRoute(context: RequestContext, pool: ModelPool, descripti
  * The prompt of /api/generate: as it is when raw, else through the model's chat template as one user
  * turn (after the system text), continuing the token ids of `context` when given.
  */
-function generatePrompt(body: GenerateRequestBody, model: LoadedModel, vocabularySize: number): { tokens: GenerateRequest["prompt"]; stop: readonly string[] } {
+function generatePrompt(body: GenerateRequestBody, model: LoadedModel, vocabularySize: number, config?: ModelConfig): { tokens: GenerateRequest["prompt"]; stop: readonly string[] } {
   const text = body.prompt ?? "";
   if (body.raw) return { tokens: model.promptFromText(text), stop: [] };
-  const messages: ChatMessage[] = [...(body.system ? [{ role: "system" as const, content: body.system }] : []), { role: "user", content: text }];
+  const system = body.system || config?.system;
+  const messages = withConfiguredMessages(config, [...(system ? [{ role: "system" as const, content: system }] : []), { role: "user", content: text }]);
+  const template = configuredTemplate(model, config);
   // A model without a chat template gets the text as it is, as Ollama's default template `{{ .Prompt }}` does.
-  const rendered = model.chatTemplate.isFallback
-    ? { tokens: model.promptFromText(body.system ? `${body.system}\n\n${text}` : text), stop: [] }
-    : engineCall(() => model.promptFromChat(messages));
+  const rendered = template.isFallback
+    ? { tokens: model.promptFromText(system ? `${system}\n\n${text}` : text), stop: [] }
+    : engineCall(() => model.promptFromChat(messages, undefined, "", template));
   const previous = body.context ?? [];
   if (previous.length === 0) return rendered;
   const stranger = previous.find((token) => token >= vocabularySize);
@@ -163,9 +167,15 @@ async function chatRoute(context: RequestContext, pool: ModelPool): Promise<void
     context,
     async (model) => {
       const loaded = performance.now();
-      const settings = generationSettings(body.options, body.format, context);
+      const settings = generationSettings(withConfiguredOptions(served.config, body.options), body.format, context);
       const tools = (body.tools ?? []).map(({ function: fn }) => ({ name: fn.name, ...(fn.description != null && { description: fn.description }), ...(fn.parameters != null && { parameters: fn.parameters }) }));
-      const { chat, tokens, stop } = toolChatPrompt(model, toChatMessages(messages), tools, toolChoiceOf(body.tool_choice, tools.length));
+      const { chat, tokens, stop } = toolChatPrompt(
+        model,
+        withConfiguredMessages(served.config, toChatMessages(messages)),
+        tools,
+        toolChoiceOf(body.tool_choice, tools.length),
+        configuredTemplate(model, served.config),
+      );
       if (chat.grammar && settings.grammar) throw badRequest("format cannot be combined with a required tool call (tool_choice)", "format");
       const request = { ...settings, prompt: tokens, stop: [...settings.stop, ...stop], ...(chat.grammar && { grammar: chat.grammar }), ...logprobsOf(body) };
       const meta = (): object => ({ model: body.model, created_at: now() });

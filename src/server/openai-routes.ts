@@ -7,6 +7,8 @@ import { type RequestContext, type Route, sendJson } from "./http.js";
 import { openAiChatLogprobs, openAiCompletionLogprobs } from "./logprobs-wire.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import { generateToolReply, type ToolReply, toolChatPrompt } from "./tool-reply.js";
+import { configuredTemplate, withConfiguredMessages, withConfiguredOpenAiFields } from "./model-defaults.js";
+import type { ModelConfig } from "../registry/index.js";
 import {
   type ChatCompletionRequest,
   type CompletionRequest,
@@ -116,15 +118,17 @@ function openAiToolCalls(calls: readonly ToolCall[]): Array<{ id: string; type: 
 }
 
 async function chatCompletion(context: RequestContext, pool: ModelPool): Promise<void> {
-  const body = parseRequest(chatCompletionRequest, await context.json());
-  await withModel(pool, body.model, context, (model) => answerChat(context, body, model));
+  const given = parseRequest(chatCompletionRequest, await context.json());
+  const config = pool.find(given.model)?.config;
+  const body = withConfiguredOpenAiFields(config, given);
+  await withModel(pool, body.model, context, (model) => answerChat(context, body, model, config));
 }
 
-async function answerChat(context: RequestContext, body: ChatCompletionRequest, model: LoadedModel): Promise<void> {
+async function answerChat(context: RequestContext, body: ChatCompletionRequest, model: LoadedModel, config: ModelConfig | undefined): Promise<void> {
   const settings = generationSettings(body, body.max_completion_tokens ?? body.max_tokens);
   if (body.top_logprobs != null && !body.logprobs) throw badRequest("top_logprobs needs logprobs: true", "top_logprobs");
   const { tools, choice } = toolsOf(body);
-  const { chat, tokens, stop } = toolChatPrompt(model, toChatMessages(body), tools, choice);
+  const { chat, tokens, stop } = toolChatPrompt(model, withConfiguredMessages(config, toChatMessages(body)), tools, choice, configuredTemplate(model, config));
   const format = body.response_format;
   if (chat.forced && format && format.type !== "text") throw badRequest("response_format cannot be combined with a required tool call (tool_choice)", "response_format");
   const grammar: OutputGrammar | undefined =
@@ -168,7 +172,8 @@ async function answerChat(context: RequestContext, body: ChatCompletionRequest, 
 }
 
 async function textCompletion(context: RequestContext, pool: ModelPool): Promise<void> {
-  const body = parseRequest(completionRequest, await context.json());
+  const given = parseRequest(completionRequest, await context.json());
+  const body = withConfiguredOpenAiFields(pool.find(given.model)?.config, given);
   await withModel(pool, body.model, context, (model) => answerCompletion(context, body, model));
 }
 

@@ -74,7 +74,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       handle: async ({ response }) => sendText(response, 200, metrics.render(), { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
     },
     ...openAiRoutes(pool),
-    ...ollamaRoutes(pool, { directory: options.createDirectory ?? join(slmkitHome(), "created"), threads: options.load?.threads }, options.registry),
+    ...ollamaRoutes(pool, { directory: options.createDirectory ?? join(slmkitHome(), "created"), threads: options.load?.threads, store: options.registry?.store }, options.registry),
   ];
   const router = new Router(routes);
   const inFlight = new InFlightRequests();

@@ -3,7 +3,7 @@
  * comes except what may be a tool call, which is held back and read as calls when the reply ends.
  */
 import { type GenerateRequest, type GenerateResult, type LoadedModel, type TokenLogprob, type ToolCall, type ToolChat, type ToolChoice, type ToolDefinition, parseToolCalls, prepareToolChat, ToolCallStreamFilter } from "../engine/index.js";
-import type { ChatMessage } from "../engine/index.js";
+import type { ChatMessage, ChatTemplate } from "../engine/index.js";
 import { badRequest } from "./api-error.js";
 import { engineCall, generate } from "./generation.js";
 import type { RequestContext } from "./http.js";
@@ -24,13 +24,14 @@ export function toolChatPrompt(
   messages: readonly ChatMessage[],
   tools: readonly ToolDefinition[],
   choice: ToolChoice,
+  template: ChatTemplate = model.chatTemplate,
 ): { chat: ToolChat; tokens: GenerateRequest["prompt"]; stop: readonly string[] } {
   if (typeof choice === "object" && !tools.some((tool) => tool.name === choice.name)) {
     throw badRequest(`tool_choice names the function '${choice.name}', which is not in 'tools'`, "tool_choice");
   }
   if (choice === "required" && tools.length === 0) throw badRequest("tool_choice 'required' needs at least one tool in 'tools'", "tool_choice");
-  const chat = prepareToolChat(model.chatTemplate.source, messages, tools, choice);
-  const prompt = engineCall(() => model.promptFromChat(chat.messages, chat.variables, chat.assistantPrefix));
+  const chat = prepareToolChat(template.source, messages, tools, choice);
+  const prompt = engineCall(() => model.promptFromChat(chat.messages, chat.variables, chat.assistantPrefix, template));
   return { chat, ...prompt };
 }
 

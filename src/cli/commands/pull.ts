@@ -8,17 +8,18 @@ export const pullCommand: Command = {
   summary: "Download a GGUF model into the store, verified by its SHA-256 and resumable; offline-first.",
   positionals: "<ref>",
   details:
-    "Refs: hf:<owner>/<repo>/<file.gguf> (optionally @sha256:<hex>), hf:<owner>/<repo>:<QUANT> (that quantization's\n" +
+    "Refs: a catalog name (qwen3:4b, phi4-mini:3.8b, gemma3:1b ...: `slmkit catalog`), hf:<owner>/<repo>/<file.gguf> (optionally @sha256:<hex>), hf:<owner>/<repo>:<QUANT> (that quantization's\n" +
     "file from the repo), or an https:// URL (optionally @sha256:<hex>). A model already in the store is\n" +
     "answered without touching the network. An interrupted pull (Ctrl-C, a dropped connection, a killed\n" +
     "process) resumes where it stopped when run again. A file that fails verification never enters the store.\n" +
     "Environment: HF_TOKEN (gated repos), SLMKIT_HF_ENDPOINT or HF_ENDPOINT (a mirror), SLMKIT_OFFLINE=1, SLMKIT_HOME.",
   options: [
     { name: "name", kind: "string", description: "the store name (default hf.co/<owner>/<repo>:<file stem>, or the URL's file stem)" },
+    { name: "quant", kind: "string", valueName: "TYPE", description: "for a catalog name: the quantization (default: the most faithful that fits this device's free memory with a 4k context)" },
     { name: "offline", kind: "boolean", description: "never use the network: succeed only if the model is already in the store" },
     { name: "json", kind: "boolean", description: "print progress and the result as JSON lines on stdout" },
   ],
-  examples: ["slmkit pull hf:Qwen/Qwen3-0.6B-GGUF/Qwen3-0.6B-Q8_0.gguf", "slmkit pull hf:unsloth/Qwen3-4B-GGUF:Q4_K_M --name qwen3:4b"],
+  examples: ["slmkit pull qwen3:4b                 # the quantization that fits this device", "slmkit pull hf:Qwen/Qwen3-0.6B-GGUF/Qwen3-0.6B-Q8_0.gguf", "slmkit pull hf:unsloth/Qwen3-4B-GGUF:Q4_K_M --name qwen3:4b"],
   async run({ positionals, values }) {
     const [ref, ...rest] = positionals;
     if (ref === undefined || rest.length > 0) throw new UsageError("give exactly one ref, e.g. hf:<owner>/<repo>/<file.gguf>");
@@ -31,6 +32,7 @@ export const pullCommand: Command = {
       () =>
         pull(store, ref, {
           name: values.name as string | undefined,
+          quant: values.quant as string | undefined,
           offline: values.offline === true || process.env.SLMKIT_OFFLINE === "1",
           token: process.env.HF_TOKEN || undefined,
           endpoint: hubEndpoint(),
@@ -54,7 +56,8 @@ function progressPrinter(): (event: PullEvent) => void {
   let started = 0;
   let last = 0;
   return (event) => {
-    if (event.type === "resolved") process.stderr.write(`pulling ${event.file}${event.size !== undefined ? ` (${formatBytes(event.size)})` : ""}\n`);
+    if (event.type === "chosen") process.stderr.write(`${event.model}: ${event.reason}\n`);
+    else if (event.type === "resolved") process.stderr.write(`pulling ${event.file}${event.size !== undefined ? ` (${formatBytes(event.size)})` : ""}\n`);
     else if (event.type === "waiting" || event.type === "retry") process.stderr.write(`${event.type === "retry" ? `retrying in ${(event.waitMs / 1000).toFixed(1)} s: ` : ""}${event.reason}\n`);
     else if (event.type === "progress" && tty) {
       const now = performance.now();

@@ -4,6 +4,7 @@ import { readGgufHeader } from "../../gguf/index.js";
 import { type Command, type OptionSpec, type ParsedArgs, UsageError } from "../args.js";
 import { withInterruptHandler } from "../interrupt.js";
 import { resolveModelArgument } from "../model-argument.js";
+import type { ModelConfig } from "../../registry/index.js";
 
 /** Sampling flags, shared by every command that generates. */
 export const SAMPLING_OPTIONS: readonly OptionSpec[] = [
@@ -77,7 +78,9 @@ export const runCommand: Command = {
   async run(args) {
     const [modelText, ...words] = args.positionals;
     if (modelText === undefined) throw new UsageError("give a model file or a store name");
-    const { path } = resolveModelArgument(modelText);
+    const { path, config } = resolveModelArgument(modelText);
+    // A store model's settings (Modelfile) stand in for flags not given.
+    args = { ...args, values: withConfigDefaults(args.values, config) };
     if (((args.values.stop as string[] | undefined) ?? []).includes("")) throw new UsageError("--stop needs some text: an empty stop string would end every reply at once");
     readGgufHeader(path); // a malformed file fails here with a one-line error, before llama.cpp sees it
     let prompt: string | undefined = words.length > 0 ? words.join(" ") : undefined;
@@ -85,7 +88,7 @@ export const runCommand: Command = {
     const model = await LoadedModel.load(path, loadOptionsFrom(args.values));
     try {
       if (prompt !== undefined) await complete(model, prompt, args);
-      else await chat(model, args);
+      else await chat(model, args, config);
     } finally {
       await model.dispose();
     }
@@ -110,11 +113,13 @@ async function complete(model: LoadedModel, prompt: string, args: ParsedArgs): P
   });
 }
 
-async function chat(model: LoadedModel, args: ParsedArgs): Promise<void> {
+async function chat(model: LoadedModel, args: ParsedArgs, config?: ModelConfig): Promise<void> {
   const history: ChatMessage[] = [];
   const system = args.values.system as string | undefined;
   if (system) history.push({ role: "system", content: system });
-  const template = model.chatTemplate.isFallback ? "no chat template in the model: using ChatML" : "the model's chat template";
+  history.push(...(config?.messages ?? []));
+  const chatTemplate = config?.template !== undefined ? model.chatTemplateFrom(config.template) : model.chatTemplate;
+  const template = config?.template !== undefined ? "the Modelfile's template" : chatTemplate.isFallback ? "no chat template in the model: using ChatML" : "the model's chat template";
   process.stderr.write(`Chatting with ${model.name} (${template}). /bye or Ctrl-D leaves; Ctrl-C stops a reply.\n`);
   const input = createInterface({ input: process.stdin, output: process.stdout, prompt: ">>> " });
   let generating: AbortController | undefined;
@@ -136,7 +141,7 @@ async function chat(model: LoadedModel, args: ParsedArgs): Promise<void> {
       generating = new AbortController();
       let result: GenerateResult;
       try {
-        const { tokens, stop } = model.promptFromChat(history);
+        const { tokens, stop } = model.promptFromChat(history, undefined, "", chatTemplate);
         result = await model.generate({
           prompt: tokens,
           maxTokens: args.values["max-tokens"] as number | undefined,
@@ -161,6 +166,25 @@ async function chat(model: LoadedModel, args: ParsedArgs): Promise<void> {
   } finally {
     input.close();
   }
+}
+
+/** Flags a store model's settings fill when the command line leaves them out. */
+function withConfigDefaults(values: ParsedArgs["values"], config: ModelConfig | undefined): ParsedArgs["values"] {
+  if (!config) return values;
+  const filled: Record<string, ParsedArgs["values"][string]> = { ...values };
+  const parameters = config.parameters ?? {};
+  const fill = (flag: string, value: number | readonly string[] | string | undefined): void => {
+    if (filled[flag] === undefined && value !== undefined) filled[flag] = (typeof value === "object" ? [...(value as readonly string[])] : value);
+  };
+  fill("temperature", parameters.temperature);
+  fill("top-k", parameters.top_k);
+  fill("top-p", parameters.top_p);
+  fill("min-p", parameters.min_p);
+  fill("seed", parameters.seed);
+  fill("stop", parameters.stop);
+  if (typeof parameters.num_predict === "number" && parameters.num_predict > 0) fill("max-tokens", parameters.num_predict);
+  fill("system", config.system);
+  return filled;
 }
 
 function printStats(result: GenerateResult): void {

@@ -20,7 +20,7 @@ import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { parseByteSize } from "../format.js";
 import { resolveModelArgument } from "../model-argument.js";
-import { hubEndpoint, ModelStore } from "../../registry/index.js";
+import { hubEndpoint, type ModelConfig, ModelStore } from "../../registry/index.js";
 import { withInterruptHandler } from "../interrupt.js";
 import { ENGINE_OPTIONS, loadOptionsFrom } from "./run.js";
 
@@ -56,7 +56,7 @@ export const serveCommand: Command = {
     const port = (values.port as number | undefined) ?? portFromEnvironment();
     const store = new ModelStore();
     const given = positionals.length > 0 ? positionals.map((text) => resolveModelArgument(text, store)) : await storeOrDemoModels(store);
-    const models: ServedModel[] = given.map(({ path, name }) => describeModelFile(path, name));
+    const models: ServedModel[] = given.map((model) => describeModelFile(model.path, model.name, "config" in model ? model.config : undefined));
     const names = new Map<string, string>();
     for (const model of models) {
       const other = names.get(model.name);
@@ -143,7 +143,7 @@ function durationOption(values: Readonly<Record<string, unknown>>, name: string,
 }
 
 /** With no model given: every model in the store, or the demo model when the store is empty. */
-async function storeOrDemoModels(store: ModelStore): Promise<Array<{ path: string; name: string | undefined }>> {
+async function storeOrDemoModels(store: ModelStore): Promise<Array<{ path: string; name: string | undefined; config?: ModelConfig }>> {
   const names = store.list().map((manifest) => manifest.name);
   const usable = names.flatMap((name) => {
     try {
