@@ -172,3 +172,25 @@ describe("slmkit pull, list, check and run as processes", () => {
     assert.match(ran.stdout, /^Once/);
   });
 });
+
+describe("split models", () => {
+  it("pulls every part of a split GGUF, verified, and llama.cpp runs it from the store", async () => {
+    const { splitGguf } = await import("./split-gguf.js");
+    const whole = await makeModel(directory.path, "splittable", { architecture: "llama", seed: 63 });
+    const parts = await splitGguf(whole, directory.path, 3);
+    for (const path of parts) hub.addFile({ repo: "owner/split-GGUF", path: `Q8_0/${path.split("/").pop()!}`, content: readFileSync(path) });
+    const home = join(directory.path, "home-split");
+    const env = { SLMKIT_HOME: home, SLMKIT_HF_ENDPOINT: hub.url };
+    const pulled = await runCli(["pull", "hf:owner/split-GGUF/Q8_0/splittable-00001-of-00003.gguf", "--name", "split:test", "--json"], { env });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const shown = JSON.parse((await runCli(["show", "split:test", "--json"], { env })).stdout) as { parts: Array<{ file: string }>; path: string; size: number };
+    assert.deepEqual(shown.parts.map((part) => part.file), parts.map((path) => path.split("/").pop()));
+    assert.equal(shown.size, parts.reduce((sum, path) => sum + statSync(path).size, 0));
+    const reference = await runCli(["run", whole, "Once", "--max-tokens", "6", "--temperature", "0"]);
+    const ran = await runCli(["run", "split:test", "Once", "--max-tokens", "6", "--temperature", "0"], { env });
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(ran.stdout, reference.stdout, "the split model generates what the whole file does");
+    const checked = await runCli(["check", "--json"], { env });
+    assert.deepEqual(JSON.parse(checked.stdout), { models: 1, problems: [] });
+  });
+});

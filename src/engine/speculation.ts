@@ -32,7 +32,6 @@ export interface Speculator {
 }
 
 const DEFAULT_DRAFT_TOKENS = 8;
-const DRAFT_MIN_TOKENS = 4;
 const PROBE = "The quick brown fox, 42 times: naïve café!";
 
 export async function createSpeculator(
@@ -71,9 +70,10 @@ export async function createSpeculator(
   return {
     predictor: () =>
       new DraftSequenceTokenPredictor(free.pop()!, {
-        // The model waits for a few drafted tokens rather than decode alone beside a draft that lags:
-        // on shared cores, running both at once makes each slower.
-        minTokens: Math.min(DRAFT_MIN_TOKENS, speculation.maxTokens ?? DEFAULT_DRAFT_TOKENS),
+        // The model never waits for the draft (minTokens 0): with node-llama-cpp 3.21.1 a wait for
+        // drafted tokens could hang for ever when the draft's evaluation ended first (seen under load
+        // in CI: the event loop emptied with the generation pending). A lagging draft costs speed only.
+        minTokens: 0,
         maxTokens: speculation.maxTokens ?? DEFAULT_DRAFT_TOKENS,
         minConfidence: speculation.minConfidence ?? 0,
         // Logit biases are made for the target model; node-llama-cpp refuses them on the draft's

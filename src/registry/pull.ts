@@ -50,6 +50,8 @@ export function hubEndpoint(environment: NodeJS.ProcessEnv = process.env): strin
 interface RemoteFile {
   readonly url: string;
   readonly file: string;
+  /** The path in the Hub repo (for Hub files). */
+  readonly path?: string;
   readonly sha256?: string;
   readonly size?: number;
   readonly headers: Record<string, string>;
@@ -95,6 +97,32 @@ export async function pull(store: ModelStore, given: string, options: PullOption
       return { manifest: present, downloaded: false };
     }
   }
+  // A split model (name-00001-of-00003.gguf) is all its parts: each fetched and verified like a file.
+  const remotes = [remote, ...(await otherSplitParts(ref, remote, endpoint, options))];
+  let downloaded = false;
+  const parts: Array<{ digest: string; size: number; file: string }> = [];
+  for (const part of remotes) {
+    const fetched = await fetchBlob(store, part, options, emit);
+    downloaded ||= fetched.downloaded;
+    parts.push({ digest: `sha256:${fetched.sha256}`, size: statSync(store.blobPath(fetched.sha256)).size, file: part.file });
+  }
+  const manifest: Manifest = {
+    schemaVersion: MANIFEST_VERSION,
+    name,
+    digest: parts[0]!.digest,
+    size: parts.reduce((sum, part) => sum + part.size, 0),
+    file: remote.file,
+    ...(parts.length > 1 && { parts }),
+    source: { kind: ref.kind === "url" ? "url" : "hf", ref: refText },
+    createdAt: new Date().toISOString(),
+  };
+  store.writeManifest(manifest);
+  emit({ type: "done", name, digest: manifest.digest, size: manifest.size, downloaded });
+  return { manifest, downloaded };
+}
+
+/** Downloads one remote file into the store's blobs under a lock (a second pull of it waits, then reuses it). */
+async function fetchBlob(store: ModelStore, remote: RemoteFile, options: PullOptions, emit: (event: PullEvent) => void): Promise<{ sha256: string; downloaded: boolean }> {
   emit({ type: "resolved", url: remote.url, file: remote.file, ...(remote.size !== undefined && { size: remote.size }), ...(remote.sha256 && { sha256: remote.sha256 }) });
   const key = remote.sha256 ?? createHash("sha256").update(remote.url).digest("hex");
   let downloaded = false;
@@ -121,19 +149,24 @@ export async function pull(store: ModelStore, given: string, options: PullOption
     },
     () => emit({ type: "waiting", reason: "another pull of this file is running; waiting for it" }),
   );
-  const size = statSync(store.blobPath(sha256)).size;
-  const manifest: Manifest = {
-    schemaVersion: MANIFEST_VERSION,
-    name,
-    digest: `sha256:${sha256}`,
-    size,
-    file: remote.file,
-    source: { kind: ref.kind === "url" ? "url" : "hf", ref: refText },
-    createdAt: new Date().toISOString(),
-  };
-  store.writeManifest(manifest);
-  emit({ type: "done", name, digest: manifest.digest, size, downloaded });
-  return { manifest, downloaded };
+  return { sha256, downloaded };
+}
+
+const SPLIT_FIRST = /^(.*)-00001-of-(\d{5})\.gguf$/i;
+
+/** For the first part of a split model on the Hub, the other parts, resolved the same way. */
+async function otherSplitParts(ref: ModelRef, first: RemoteFile, endpoint: string, options: PullOptions): Promise<RemoteFile[]> {
+  if (ref.kind === "url") return [];
+  const firstPath = ref.kind === "hf-file" ? ref.path : first.path;
+  const match = SPLIT_FIRST.exec(firstPath ?? "");
+  if (!match) return [];
+  const count = Number(match[2]);
+  const parts: RemoteFile[] = [];
+  for (let index = 2; index <= count; index++) {
+    const path = `${match[1]}-${String(index).padStart(5, "0")}-of-${match[2]}.gguf`;
+    parts.push(await resolveRemote({ kind: "hf-file", repo: ref.repo, path }, endpoint, options));
+  }
+  return parts;
 }
 
 /** A model in the store whose file is there: then pull needs no network. */
@@ -191,7 +224,7 @@ async function resolveRemote(ref: ModelRef, endpoint: string, options: PullOptio
     throw new RegistryError("VERIFY_FAILED", `the Hub says ${path} has sha256 ${linkedEtag}, not the ${ref.sha256} the ref asks for`);
   }
   const size = listed.size ?? (Number.isFinite(linkedSize) ? linkedSize : undefined);
-  return { url, file: basename(path), headers, ...(sha256 && { sha256 }), ...(size !== undefined && { size }) };
+  return { url, file: basename(path), path, headers, ...(sha256 && { sha256 }), ...(size !== undefined && { size }) };
 }
 
 async function hubJson<T>(url: string, headers: Record<string, string>, repo: string, signal?: AbortSignal): Promise<T> {

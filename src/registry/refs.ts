@@ -53,8 +53,14 @@ function bad(text: string, why: string): RegistryError {
   return new RegistryError("BAD_REF", `cannot pull '${text}': ${why}`);
 }
 
-/** Files of a quantization in a repo listing: `<stem>-Q4_K_M.gguf`, `<stem>.Q4_K_M.gguf`, case-insensitive; split files excluded. */
+/**
+ * Files of a quantization in a repo listing: `<stem>-Q4_K_M.gguf`, `<stem>.Q4_K_M.gguf`, case-insensitive;
+ * single files when there are, else the first parts of split ones (`<stem>-Q4_K_M-00001-of-00003.gguf`).
+ */
 export function filesForQuant(files: readonly string[], quant: string): string[] {
-  const pattern = new RegExp(`(^|[-_./])${quant.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.gguf$`, "i");
-  return files.filter((file) => pattern.test(file) && !/-\d{5}-of-\d{5}\.gguf$/i.test(file));
+  const escaped = quant.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const single = new RegExp(`(^|[-_./])${escaped}\\.gguf$`, "i");
+  const firstPart = new RegExp(`(^|[-_./])${escaped}-00001-of-\\d{5}\\.gguf$`, "i");
+  const singles = files.filter((file) => single.test(file));
+  return singles.length > 0 ? singles : files.filter((file) => firstPart.test(file));
 }

@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import { RegistryError } from "./errors.js";
 import { withFileLock } from "./lock.js";
 import { canonicalName, parseModelName } from "./names.js";
-import { parseModelRef } from "./refs.js";
+import { filesForQuant, parseModelRef } from "./refs.js";
 import { ModelStore } from "./store.js";
 
 const root = mkdtempSync(join(tmpdir(), "slmkit-store-"));
@@ -41,6 +41,16 @@ describe("pull refs", () => {
     for (const bad of ["ollama:llama3", "hf:owner/repo/../x.gguf", "hf:owner/repo/file.bin", "hf:owner/repo:Q4_0@sha256:" + hex, `hf:o/r/x.gguf@sha256:zz`]) {
       assert.throws(() => parseModelRef(bad), (error: unknown) => error instanceof RegistryError && error.code === "BAD_REF", bad);
     }
+  });
+});
+
+describe("files for a quantization", () => {
+  it("prefer single files, else the first part of a split set; case-insensitive", () => {
+    const files = ["m-Q4_K_M.gguf", "m.Q8_0.gguf", "big-Q8_0-00001-of-00002.gguf", "big-Q8_0-00002-of-00002.gguf", "m-IQ4_K_M.gguf", "README.md"];
+    assert.deepEqual(filesForQuant(files, "q4_k_m"), ["m-Q4_K_M.gguf"]);
+    assert.deepEqual(filesForQuant(files, "Q8_0"), ["m.Q8_0.gguf"]);
+    assert.deepEqual(filesForQuant(["big-Q8_0-00001-of-00002.gguf", "big-Q8_0-00002-of-00002.gguf"], "Q8_0"), ["big-Q8_0-00001-of-00002.gguf"]);
+    assert.deepEqual(filesForQuant(files, "Q5_K_M"), []);
   });
 });
 

@@ -5,8 +5,8 @@
  * only after its blob is in place; every write is atomic. A model can also be linked: its manifest
  * points at a GGUF file outside the store, which is then never copied.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { moveIntoPlace, writeFileAtomic } from "./atomic-file.js";
 import { RegistryError } from "./errors.js";
 import { sha256OfFile, SHA256_HEX } from "./hashing.js";
@@ -36,6 +36,11 @@ export interface Manifest {
   readonly source: ModelSource;
   /** Set for linked models: the file lives here, outside the store. */
   readonly linkedPath?: string;
+  /**
+   * A split model's parts in order (the first is `digest`, `size` is their sum). llama.cpp finds the
+   * parts by name beside the first, so they are served from `views/<first digest>/` by symbolic links.
+   */
+  readonly parts?: ReadonlyArray<{ readonly digest: string; readonly size: number; readonly file: string }>;
   /** System prompt, default parameters, template, messages (from a Modelfile or /api/create). */
   readonly config?: ModelConfig;
   readonly createdAt: string;
@@ -99,6 +104,7 @@ export class ModelStore {
   resolve(name: string): { manifest: Manifest; path: string } {
     const manifest = this.read(name);
     if (manifest === undefined) throw new RegistryError("NOT_FOUND", `no model '${formatModelName(parseModelName(name))}' in the store (${this.root}); 'slmkit list' shows what is there, 'slmkit pull' fetches one`);
+    if (manifest.parts) return { manifest, path: this.splitView(manifest, manifest.parts) };
     const path = manifest.linkedPath ?? this.blobPath(digestHex(manifest.digest));
     const stats = statSync(path, { throwIfNoEntry: false });
     if (stats === undefined) {
@@ -106,6 +112,21 @@ export class ModelStore {
     }
     if (stats.size !== manifest.size) throw new RegistryError("VERIFY_FAILED", `${path} is ${stats.size} bytes but '${manifest.name}' was ${manifest.size}: the file changed; add or pull it again`);
     return { manifest, path };
+  }
+
+  /** A folder of links named as the split model's parts, to its blobs; returns the first part's link. */
+  private splitView(manifest: Manifest, parts: NonNullable<Manifest["parts"]>): string {
+    const view = join(this.root, "views", digestHex(parts[0]!.digest));
+    mkdirSync(view, { recursive: true });
+    for (const part of parts) {
+      const blob = this.blobPath(digestHex(part.digest));
+      const size = statSync(blob, { throwIfNoEntry: false })?.size;
+      if (size === undefined) throw new RegistryError("NOT_FOUND", `part ${part.file} of '${manifest.name}' is missing from the store; pull it again`);
+      if (size !== part.size) throw new RegistryError("VERIFY_FAILED", `part ${part.file} of '${manifest.name}' is ${size} bytes, not ${part.size}; pull it again`);
+      const link = join(view, basename(part.file));
+      if (!existsSync(link)) symlinkSync(relative(view, blob), link);
+    }
+    return join(view, basename(parts[0]!.file));
   }
 
   writeManifest(manifest: Manifest): void {
@@ -179,7 +200,11 @@ export class ModelStore {
 
   /** Deletes blobs no manifest uses and downloads no process is continuing. */
   gc(): GcReport {
-    const used = new Set(this.list().map((manifest) => digestHex(manifest.digest)));
+    const manifests = this.list();
+    const used = new Set(manifests.flatMap((manifest) => [manifest.digest, ...(manifest.parts ?? []).map((part) => part.digest)].map(digestHex)));
+    for (const view of safeList(join(this.root, "views"))) {
+      if (!used.has(view)) rmSync(join(this.root, "views", view), { recursive: true, force: true });
+    }
     const removedBlobs: string[] = [];
     let freedBytes = 0;
     for (const entry of safeList(join(this.root, "blobs"))) {
