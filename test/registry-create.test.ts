@@ -94,7 +94,8 @@ describe("catalog aliases", () => {
       const store = new ModelStore(join(directory.path, "alias-store"));
       const events: string[] = [];
       const { manifest } = await pull(store, "qwen3:0.6b", { quant: "q8_0", endpoint: hub.url, onEvent: (event) => event.type === "chosen" && events.push(event.reason) });
-      assert.equal(manifest.name, "qwen3:0.6b-q8_0");
+      assert.equal(manifest.name, "hf.co/Qwen/Qwen3-0.6B-GGUF:Qwen3-0.6B-Q8_0", "the file's stem is in the name");
+      assert.equal(store.resolve("qwen3:0.6b-q8_0").manifest.digest, manifest.digest, "and the short name finds it too");
       assert.equal(manifest.digest, `sha256:${sha256}`);
       assert.equal(manifest.file, "Qwen3-0.6B-Q8_0.gguf");
       assert.match(events[0]!, /Q8_0 as asked/);

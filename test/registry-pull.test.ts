@@ -129,6 +129,12 @@ describe("pull from the Hub stand-in", () => {
     await assert.rejects(pull(store, `hf:${REPO}:Q5_K_M`, { endpoint: hub.url }), /has no single-file GGUF for Q5_K_M; its GGUF files: tiny-Q8_0.gguf, tiny-Q4_0.gguf|has no single-file GGUF for Q5_K_M/);
   });
 
+  it("answers a missing file or repository with NOT_FOUND, naming it", async () => {
+    await assert.rejects(pull(store, `hf:${REPO}/no-such-Q8_0.gguf`, { endpoint: hub.url }), (error: unknown) => error instanceof RegistryError && error.code === "NOT_FOUND" && /no-such-Q8_0\.gguf/.test(error.message));
+    await assert.rejects(pull(store, "hf:owner/nothing-here:Q8_0", { endpoint: hub.url }), (error: unknown) => error instanceof RegistryError && error.code === "NOT_FOUND");
+    assert.ok(hub.requests.every((request) => request.status === 404));
+  });
+
   it("offline: refuses a model that is not in the store without a request", async () => {
     await assert.rejects(pull(store, `hf:${REPO}/tiny-Q8_0.gguf`, { endpoint: hub.url, offline: true }), (error: unknown) => error instanceof RegistryError && error.code === "OFFLINE");
     assert.deepEqual(hub.requests, []);

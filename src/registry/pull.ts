@@ -71,7 +71,6 @@ export async function pull(store: ModelStore, given: string, options: PullOption
     throw new RegistryError("BAD_REF", `--quant picks a quantization of a catalog model (${CATALOG.map((model) => model.id).join(", ")}); '${given}' is not one: for a Hugging Face repo use hf:<owner>/<repo>:<QUANT>`);
   }
   const ref = parseModelRef(refText);
-  options = aliasName && options.name === undefined ? { ...options, name: aliasName } : options;
   const endpoint = (options.endpoint ?? hubEndpoint()).replace(/\/+$/, "");
   const emit = options.onEvent ?? (() => undefined);
   // The name is known without the network unless the ref names a quantization to look up.
@@ -117,6 +116,8 @@ export async function pull(store: ModelStore, given: string, options: PullOption
     createdAt: new Date().toISOString(),
   };
   store.writeManifest(manifest);
+  // A catalog pull is also found by its short name (qwen3:4b-q8_0), besides the one with the file's stem.
+  if (aliasName && options.name === undefined) store.copy(manifest.name, aliasName);
   emit({ type: "done", name, digest: manifest.digest, size: manifest.size, downloaded });
   return { manifest, downloaded };
 }
