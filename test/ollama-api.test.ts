@@ -83,7 +83,7 @@ describe("Ollama API through the official client", () => {
     assert.ok("slmkit.synthetic.seed" in info, "the random-weights marker is visible");
     assert.equal(info["tokenizer.chat_template"], undefined, "the template has its own field");
     assert.match(shown.template, /<\|im_start\|>/);
-    assert.deepEqual(shown.capabilities, ["completion"]);
+    assert.deepEqual(shown.capabilities, ["completion", "tools", "thinking"]);
     assert.ok(!Number.isNaN(new Date(shown.modified_at).getTime()));
     const verbose = (await (await fetch(`${server.url}/api/show`, { method: "POST", body: JSON.stringify({ name: "tiny-qwen3", verbose: true }) })).json()) as {
       model_info: Record<string, unknown>;
@@ -213,7 +213,7 @@ describe("Ollama API through the official client", () => {
       assert.match(error.message, /needs the model store; this server was started without one/);
       return true;
     });
-    await assert.rejects(client.chat({ model: "tiny-llama", messages: [{ role: "user", content: "x" }], think: true }), (error) => statusOf(error) === 501);
+    await assert.rejects(client.chat({ model: "tiny-llama", messages: [{ role: "user", content: "x" }], think: true }), (error: Error) => statusOf(error) === 400 && /does not support thinking/.test(error.message));
   });
 
   it("constrains output to JSON with format \"json\" and to a schema with a schema object", async () => {
@@ -314,7 +314,7 @@ const HOSTILE: Hostile[] = [
   { name: "a too-long prompt, streamed", body: generate({ prompt: "the cat ".repeat(600), stream: true }), status: 400 },
   { name: "a tool whose name is not a name", path: "/api/chat", body: chat({ tools: [{ type: "function", function: { name: "../etc" } }] }), status: 400, says: /tools\.0\.function\.name/ },
   { name: "a required call to a tool not given", path: "/api/chat", body: chat({ tools: [{ type: "function", function: { name: "f" } }], tool_choice: { type: "function", function: { name: "g" } } }), status: 400, says: /tool_choice/ },
-  { name: "think (not implemented)", body: generate({ think: true }), status: 501, says: /'think' .* is not implemented yet/ },
+  { name: "think on a model whose template knows no thinking", body: generate({ think: true }), status: 400, says: /does not support thinking/ },
   { name: "messages of the wrong type", path: "/api/chat", body: chat({ messages: "hi" }), status: 400, says: /'messages'/ },
   { name: "an unknown role", path: "/api/chat", body: chat({ messages: [{ role: "wizard", content: "hi" }] }), status: 400, says: /messages\.0\.role/ },
   { name: "content of the wrong type", path: "/api/chat", body: chat({ messages: [{ role: "user", content: 42 }] }), status: 400 },
@@ -404,5 +404,19 @@ describe("hostile and malformed requests to the Ollama API", () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(pool.loadedModel("tiny-qwen3"), undefined);
     await pool.close();
+  });
+});
+
+describe("think", () => {
+  it("turns a thinking template's switch: think false closes the think block in the prompt; capabilities say so", async () => {
+    const client = new Ollama({ host: server.url });
+    const shown = await client.show({ model: "tiny-qwen3" });
+    assert.deepEqual(shown.capabilities, ["completion", "tools", "thinking"]);
+    assert.deepEqual((await client.show({ model: "tiny-llama" })).capabilities, ["completion"]);
+    const turn = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n";
+    const off = await client.chat({ model: "tiny-qwen3", messages: [{ role: "user", content: "Hi" }], think: false, options: { num_predict: 2 } });
+    assert.equal(off.prompt_eval_count, await countTokens(qwenPath, `${turn}<think>\n\n</think>\n\n`, { special: true, bos: false }));
+    const on = await client.chat({ model: "tiny-qwen3", messages: [{ role: "user", content: "Hi" }], think: true, options: { num_predict: 2 } });
+    assert.equal(on.prompt_eval_count, await countTokens(qwenPath, turn, { special: true, bos: false }));
   });
 });

@@ -19,6 +19,7 @@ export { DEFAULT_SAMPLING, SAMPLING_LIMITS, type SamplingOptions, checkSampling 
 export {
   parseToolCalls,
   prepareToolChat,
+  templateKnowsTools,
   type ToolCall,
   type ToolCallSyntax,
   ToolCallStreamFilter,
@@ -27,3 +28,4 @@ export {
   type ToolDefinition,
 } from "./tool-calls.js";
 export { type Speculation } from "./speculation.js";
+export { splitThinking, templateSupportsThinking, ThinkingSplitter } from "./thinking.js";

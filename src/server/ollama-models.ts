@@ -4,7 +4,7 @@
  * digest. A header is read once per file and kept in this small form, not as its token tables.
  */
 import { createHash } from "node:crypto";
-import { DEFAULT_SAMPLING, type LoadedModel } from "../engine/index.js";
+import { DEFAULT_SAMPLING, type LoadedModel, templateKnowsTools, templateSupportsThinking } from "../engine/index.js";
 import { type GgufHeader, type GgufValue, readGgufHeader, summarizeModel } from "../gguf/index.js";
 import type { ServedModel } from "./model-pool.js";
 import { type ListedModel, type ModelDetails, type RunningModel, ollamaNameOf } from "./ollama-wire.js";
@@ -65,10 +65,10 @@ export class ModelDescriptions {
       ...(facts.license !== undefined && { license: facts.license }),
       modelfile: `# slmkit serves this GGUF file as it is; there is no Modelfile.\nFROM ${served.path}\n`,
       parameters: samplingDefaults(),
-      ...(facts.template !== undefined && { template: facts.template }),
+      ...((served.config?.template ?? facts.template) !== undefined && { template: served.config?.template ?? facts.template }),
       details: facts.details,
       model_info: verbose ? modelInfo(readGgufHeader(served.path), true) : facts.modelInfo,
-      capabilities: ["completion"],
+      capabilities: capabilitiesOf(served.config?.template ?? facts.template),
       modified_at: new Date(served.created * 1000).toISOString(),
     };
   }
@@ -176,4 +176,9 @@ function shortestFloat32(value: number): number {
     if (Math.fround(candidate) === value) return candidate;
   }
   return value;
+}
+
+/** What Ollama's clients look for in /api/show: tools and thinking when the chat template handles them. */
+function capabilitiesOf(template: string | undefined): string[] {
+  return ["completion", ...(templateKnowsTools(template) ? ["tools"] : []), ...(templateSupportsThinking(template) ? ["thinking"] : [])];
 }

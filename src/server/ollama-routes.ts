@@ -3,7 +3,21 @@
  * ollama-wire.ts, model descriptions in ollama-models.ts. Answers carry the model name the client
  * sent (`tiny-llama` or `tiny-llama:latest`); errors are Ollama's `{"error": "message"}`.
  */
-import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, TokenLogprob, ToolCall, ToolChat, ToolChoice } from "../engine/index.js";
+import {
+  type ChatTemplate,
+  type GenerateRequest,
+  type GenerateResult,
+  type LoadedModel,
+  type OutputGrammar,
+  splitThinking,
+  templateSupportsThinking,
+  ThinkingSplitter,
+  type TokenLogprob,
+  type ToolCall,
+  type ToolChat,
+  type ToolChoice,
+} from "../engine/index.js";
+import type { ChatMessage } from "../engine/index.js";
 import { ApiError, badRequest, notImplemented } from "./api-error.js";
 import { engineCall, engineCallAsync, withModel } from "./generation.js";
 import { type Method, type RequestContext, type Route, sendJson, sendText } from "./http.js";
@@ -106,14 +120,16 @@ async function generateRoute(context: RequestContext, pool: ModelPool, descripti
     async (model) => {
       const loaded = performance.now();
       const settings = generationSettings(withConfiguredOptions(served.config, body.options), body.format, context);
-      const prompt = generatePrompt(body, model, vocabularySize, served.config);
+      const thinking = thinkingOf(body.think, configuredTemplate(model, served.config), body.model);
+      const prompt = generatePrompt(body, model, vocabularySize, served.config, thinking.variables);
       const request = { ...settings, prompt: prompt.tokens, stop: [...settings.stop, ...prompt.stop], ...logprobsOf(body) };
       const meta = (): object => ({ model: body.model, created_at: now() });
-      await respond(context, model, request, WITHOUT_TOOLS, body.stream !== false, {
-        piece: (text) => ({ ...meta(), response: text, done: false }),
-        done: (result, text) => ({
+      await respond(context, model, request, WITHOUT_TOOLS, body.stream !== false, thinking.think, {
+        piece: (text, thought) => ({ ...meta(), response: text, ...(thought && { thinking: thought }), done: false }),
+        done: (result, text, _calls, thought) => ({
           ...meta(),
           response: text,
+          ...(thought && { thinking: thought }),
           done: true,
           done_reason: doneReason(result),
           // Ollama's context: the prompt and the answer as token ids, to send back with the next prompt.
@@ -130,7 +146,13 @@ async function generateRoute(context: RequestContext, pool: ModelPool, descripti
  * The prompt of /api/generate: as it is when raw, else through the model's chat template as one user
  * turn (after the system text), continuing the token ids of `context` when given.
  */
-function generatePrompt(body: GenerateRequestBody, model: LoadedModel, vocabularySize: number, config?: ModelConfig): { tokens: GenerateRequest["prompt"]; stop: readonly string[] } {
+function generatePrompt(
+  body: GenerateRequestBody,
+  model: LoadedModel,
+  vocabularySize: number,
+  config: ModelConfig | undefined,
+  variables: Record<string, unknown>,
+): { tokens: GenerateRequest["prompt"]; stop: readonly string[] } {
   const text = body.prompt ?? "";
   if (body.raw) return { tokens: model.promptFromText(text), stop: [] };
   const system = body.system || config?.system;
@@ -139,7 +161,7 @@ function generatePrompt(body: GenerateRequestBody, model: LoadedModel, vocabular
   // A model without a chat template gets the text as it is, as Ollama's default template `{{ .Prompt }}` does.
   const rendered = template.isFallback
     ? { tokens: model.promptFromText(system ? `${system}\n\n${text}` : text), stop: [] }
-    : engineCall(() => model.promptFromChat(messages, undefined, "", template));
+    : engineCall(() => model.promptFromChat(messages, variables, "", template));
   const previous = body.context ?? [];
   if (previous.length === 0) return rendered;
   const stranger = previous.find((token) => token >= vocabularySize);
@@ -169,21 +191,29 @@ async function chatRoute(context: RequestContext, pool: ModelPool): Promise<void
       const loaded = performance.now();
       const settings = generationSettings(withConfiguredOptions(served.config, body.options), body.format, context);
       const tools = (body.tools ?? []).map(({ function: fn }) => ({ name: fn.name, ...(fn.description != null && { description: fn.description }), ...(fn.parameters != null && { parameters: fn.parameters }) }));
+      const template = configuredTemplate(model, served.config);
+      const thinking = thinkingOf(body.think, template, body.model);
       const { chat, tokens, stop } = toolChatPrompt(
         model,
         withConfiguredMessages(served.config, toChatMessages(messages)),
         tools,
         toolChoiceOf(body.tool_choice, tools.length),
-        configuredTemplate(model, served.config),
+        template,
+        thinking.variables,
       );
       if (chat.grammar && settings.grammar) throw badRequest("format cannot be combined with a required tool call (tool_choice)", "format");
       const request = { ...settings, prompt: tokens, stop: [...settings.stop, ...stop], ...(chat.grammar && { grammar: chat.grammar }), ...logprobsOf(body) };
       const meta = (): object => ({ model: body.model, created_at: now() });
-      const message = (content: string, calls: readonly ToolCall[]): object => ({ role: "assistant", content, ...(calls.length > 0 && { tool_calls: ollamaToolCalls(calls) }) });
-      await respond(context, model, request, chat, body.stream !== false, {
-        piece: (text) => ({ ...meta(), message: message(text, []), done: false }),
+      const message = (content: string, calls: readonly ToolCall[], thought = ""): object => ({
+        role: "assistant",
+        content,
+        ...(thought && { thinking: thought }),
+        ...(calls.length > 0 && { tool_calls: ollamaToolCalls(calls) }),
+      });
+      await respond(context, model, request, chat, body.stream !== false, thinking.think, {
+        piece: (text, thought) => ({ ...meta(), message: message(text, [], thought), done: false }),
         calls: (calls) => ({ ...meta(), message: message("", calls), done: false }),
-        done: (result, text, calls) => ({ ...meta(), message: message(text, calls), done: true, done_reason: doneReason(result), ...metrics(result, started, loaded) }),
+        done: (result, text, calls, thought) => ({ ...meta(), message: message(text, calls, thought), done: true, done_reason: doneReason(result), ...metrics(result, started, loaded) }),
       });
     },
     body.keep_alive ?? undefined,
@@ -247,19 +277,24 @@ function generationSettings(
  * A request the engine would refuse is refused with its 4xx before any streaming starts.
  */
 interface ReplyShape {
-  piece(text: string): object;
+  piece(text: string, thinking: string): object;
   /** A streamed line carrying the reply's tool calls. */
   calls?(calls: readonly ToolCall[]): object;
-  done(result: GenerateResult, text: string, calls: readonly ToolCall[]): object;
+  done(result: GenerateResult, text: string, calls: readonly ToolCall[], thinking: string): object;
 }
 
-async function respond(context: RequestContext, model: LoadedModel, request: GenerateRequest, chat: ToolChat, stream: boolean, shape: ReplyShape): Promise<void> {
+/**
+ * Generates and answers, whole or streamed. With `think`, a leading <think> block goes to the
+ * `thinking` fields and only the rest is the reply's content.
+ */
+async function respond(context: RequestContext, model: LoadedModel, request: GenerateRequest, chat: ToolChat, stream: boolean, think: boolean, shape: ReplyShape): Promise<void> {
   await engineCallAsync(() => model.prepare(request));
   // Ollama puts log probabilities beside the reply: all of them in a single answer, a piece's in each streamed line.
   const withLogprobs = (line: object, logprobs: readonly TokenLogprob[] | undefined): object => (logprobs ? { ...line, logprobs: ollamaLogprobs(logprobs) } : line);
   if (!stream) {
     const reply = await generateToolReply(model, request, chat, context);
-    sendJson(context.response, 200, withLogprobs(shape.done(reply.result, reply.content, reply.calls), reply.result.logprobs));
+    const { thinking, content } = think ? splitThinking(reply.content) : { thinking: "", content: reply.content };
+    sendJson(context.response, 200, withLogprobs(shape.done(reply.result, content, reply.calls, thinking), reply.result.logprobs));
     return;
   }
   const response = context.response;
@@ -267,15 +302,34 @@ async function respond(context: RequestContext, model: LoadedModel, request: Gen
   const send = (line: object): void => {
     if (!response.writableEnded && !response.destroyed) response.write(`${JSON.stringify(line)}\n`);
   };
+  const splitter = think ? new ThinkingSplitter() : undefined;
+  const sendPiece = (text: string, logprobs?: readonly TokenLogprob[]): void => {
+    const { thinking, content } = splitter ? splitter.push(text) : { thinking: "", content: text };
+    if (thinking || content || logprobs?.length) send(withLogprobs(shape.piece(content, thinking), logprobs));
+  };
   try {
-    const reply = await generateToolReply(model, request, chat, context, (text, logprobs) => send(withLogprobs(shape.piece(text), logprobs)));
+    const reply = await generateToolReply(model, request, chat, context, sendPiece);
+    const rest = splitter?.finish();
+    if (rest && (rest.thinking || rest.content)) send(shape.piece(rest.content, rest.thinking));
     if (reply.calls.length > 0 && shape.calls) send(shape.calls(reply.calls));
-    send(shape.done(reply.result, "", []));
+    send(shape.done(reply.result, "", [], ""));
   } catch (error) {
     // The status is already 200: Ollama then sends the error as the last line.
     send((error instanceof ApiError ? error : new ApiError(500, (error as Error).message)).toOllama());
   }
   if (!response.destroyed) response.end();
+}
+
+/**
+ * Ollama's `think`: true (or a level) separates the reasoning, false asks the template to skip it,
+ * absent leaves the model and its output as they are. A model whose template knows no thinking is
+ * refused `think: true`, as Ollama refuses it.
+ */
+function thinkingOf(think: GenerateRequestBody["think"], template: ChatTemplate, model: string): { think: boolean; variables: Record<string, unknown> } {
+  if (think == null) return { think: false, variables: {} };
+  const on = think !== false;
+  if (on && !templateSupportsThinking(template.source)) throw badRequest(`"${model}" does not support thinking`, "think");
+  return { think: on, variables: { enable_thinking: on } };
 }
 
 /** The engine's logprobs setting for a request: alternatives per token, when logprobs are asked for. */

@@ -89,10 +89,10 @@ describe("Ollama request checking", () => {
     for (const value of [0, -3, 1.5]) assert.match(refusal(generateRequest, { model: "m", options: { num_predict: value } }).message, /'options\.num_predict'/);
   });
 
-  it("answers features slmkit lacks with 501, and their off values with nothing", () => {
+  it("refuses malformed tool calls with a 400; takes think and its off values", () => {
     assert.equal(refusal(chatRequest, { model: "m", tools: [{ type: "function" }] }).status, 400, "a tool without a function");
     assert.equal(refusal(chatRequest, { model: "m", messages: [{ role: "assistant", content: "", tool_calls: [{}] }] }).status, 400, "a call without a function");
-    assert.equal(refusal(generateRequest, { model: "m", think: "high" }).status, 501);
+    parseOllamaRequest(generateRequest, { model: "m", think: "high" });
     parseOllamaRequest(chatRequest, { model: "m", tools: [], think: false, messages: [{ role: "tool", content: "42" }] });
   });
 });

@@ -282,7 +282,6 @@ const UNSUPPORTED_FIELDS: Readonly<Record<string, string>> = {
 
 /** Features slmkit does not have yet, by the field that asks for them: a 501. */
 const NOT_IMPLEMENTED: ReadonlyArray<{ what: string; inUse(body: Record<string, unknown>): boolean }> = [
-  { what: "'think' (separate reasoning output)", inUse: (body) => body.think != null && body.think !== false },
 ];
 
 /** Parses a request body against a schema; the first problem becomes a 400 (or 501) naming the field. */

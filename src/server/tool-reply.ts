@@ -25,13 +25,15 @@ export function toolChatPrompt(
   tools: readonly ToolDefinition[],
   choice: ToolChoice,
   template: ChatTemplate = model.chatTemplate,
+  /** More template variables (enable_thinking). */
+  variables: Record<string, unknown> = {},
 ): { chat: ToolChat; tokens: GenerateRequest["prompt"]; stop: readonly string[] } {
   if (typeof choice === "object" && !tools.some((tool) => tool.name === choice.name)) {
     throw badRequest(`tool_choice names the function '${choice.name}', which is not in 'tools'`, "tool_choice");
   }
   if (choice === "required" && tools.length === 0) throw badRequest("tool_choice 'required' needs at least one tool in 'tools'", "tool_choice");
   const chat = prepareToolChat(template.source, messages, tools, choice);
-  const prompt = engineCall(() => model.promptFromChat(chat.messages, chat.variables, chat.assistantPrefix, template));
+  const prompt = engineCall(() => model.promptFromChat(chat.messages, { ...variables, ...chat.variables }, chat.assistantPrefix, template));
   return { chat, ...prompt };
 }
 
