@@ -36,7 +36,7 @@ describe("slmkit CLI", () => {
   it("explains itself: --help lists the commands, each command has --help", async () => {
     const overview = await runCli(["--help"]);
     assert.equal(overview.code, 0);
-    for (const command of ["inspect", "quantize", "run", "serve", "synth", "pull", "add", "list", "show", "rm", "cp", "gc", "check"]) {
+    for (const command of ["inspect", "quantize", "run", "serve", "synth", "pull", "add", "list", "show", "rm", "cp", "gc", "check", "create", "catalog", "fit"]) {
       assert.match(overview.stdout, new RegExp(`\\n  ${command} `));
       const help = await runCli([command, "--help"]);
       assert.equal(help.code, 0, `${command} --help`);

@@ -9,6 +9,7 @@ import { installSignalHandlers } from "./interrupt.js";
  */
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   inspect: async () => (await import("./commands/inspect.js")).inspectCommand,
+  fit: async () => (await import("./commands/fit.js")).fitCommand,
   catalog: async () => (await import("./commands/catalog.js")).catalogCommand,
   pull: async () => (await import("./commands/pull.js")).pullCommand,
   add: async () => (await import("./commands/store.js")).addCommand,

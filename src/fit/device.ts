@@ -1,0 +1,46 @@
+/**
+ * The device a model would run on: memory (total and available), cores, CPU features. GPUs come
+ * from node-llama-cpp when asked (loading it takes a moment).
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism, cpus, freemem, totalmem } from "node:os";
+
+export interface DeviceProfile {
+  readonly totalMemoryBytes: number;
+  /** What the kernel says can be used without swapping (MemAvailable), else free memory. */
+  readonly availableMemoryBytes: number;
+  readonly cores: number;
+  readonly cpuModel: string;
+  /** The SIMD features llama.cpp's CPU kernels use. */
+  readonly cpuFeatures: readonly string[];
+}
+
+const FEATURES = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_int8", "neon", "asimd", "sve"];
+
+export function deviceProfile(): DeviceProfile {
+  return {
+    totalMemoryBytes: totalmem(),
+    availableMemoryBytes: memAvailable() ?? freemem(),
+    cores: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    cpuFeatures: cpuFeatures(),
+  };
+}
+
+function memAvailable(): number | undefined {
+  try {
+    const kib = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuFeatures(): string[] {
+  try {
+    const flags = new Set((/^(?:flags|Features)\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "").split(/\s+/));
+    return FEATURES.filter((feature) => flags.has(feature));
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { readGgufHeader } from "../gguf/index.js";
+import { QUANT_PRESETS, quantizeFile } from "../quant/index.js";
+import { synthesizeModel } from "../synth/index.js";
+import { attentionShapeOf, footprint, kvCacheBytes, weightsBytes } from "./footprint.js";
+
+const directory = mkdtempSync(join(tmpdir(), "slmkit-fit-"));
+const sources: string[] = [];
+
+before(async () => {
+  // The default shape (rows of 64: K-quants fall back) and one whose rows take every block size.
+  sources.push(join(directory, "small.gguf"), join(directory, "wide.gguf"));
+  await synthesizeModel({ architecture: "llama", type: "F32", seed: 91, output: sources[0]! });
+  await synthesizeModel({ architecture: "qwen3", type: "F16", seed: 92, output: sources[1]!, shape: { layers: 2, width: 256, feedForward: 512, heads: 4, kvHeads: 2, headDim: 64 } });
+});
+
+after(() => rmSync(directory, { recursive: true, force: true }));
+
+describe("footprint", () => {
+  it("gives the weights of every type to the byte of the file slmkit quantize writes", async () => {
+    for (const source of sources) {
+      const header = readGgufHeader(source);
+      for (const preset of QUANT_PRESETS) {
+        const output = join(directory, `out-${preset.name}.gguf`);
+        await quantizeFile(source, output, { preset: preset.name, threads: 1 });
+        const written = readGgufHeader(output).tensors.reduce((sum, tensor) => sum + tensor.byteSize, 0);
+        assert.equal(weightsBytes(header, preset.name), written, `${source} → ${preset.name}`);
+      }
+      assert.equal(weightsBytes(header), header.tensors.reduce((sum, tensor) => sum + tensor.byteSize, 0));
+    }
+  });
+
+  it("counts the KV cache per layer, KV head, K and V width, and cache type", () => {
+    const shape = attentionShapeOf(readGgufHeader(sources[1]!));
+    assert.deepEqual({ layers: shape.layers, kvHeads: shape.kvHeads, keyWidth: shape.keyWidth, valueWidth: shape.valueWidth }, { layers: 2, kvHeads: 2, keyWidth: 64, valueWidth: 64 });
+    assert.equal(kvCacheBytes(shape, 4096, "f16"), 2 * 2 * (64 + 64) * 4096 * 2);
+    assert.equal(kvCacheBytes(shape, 4096, "q8_0"), (2 * 2 * 128 * 4096 * 34) / 32);
+    assert.equal(kvCacheBytes(shape, 4096, "q4_0"), (2 * 2 * 128 * 4096 * 18) / 32);
+    const total = footprint(shape, 1000, 2048);
+    assert.equal(total.totalBytes, total.weightsBytes + total.kvCacheBytes + total.computeBytes + total.runtimeBytes);
+  });
+});
