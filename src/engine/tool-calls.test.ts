@@ -36,6 +36,9 @@ describe("parseToolCalls", () => {
     ]);
     assert.deepEqual(parseToolCalls("The weather is fine.", "json"), { content: "The weather is fine.", calls: [] });
     assert.deepEqual(parseToolCalls('{"answer": 42}', "json"), { content: '{"answer": 42}', calls: [] });
+    assert.deepEqual(parseToolCalls('{"name": "John", "age": 30}', "json").calls, [], "an object with a name is data, not a call");
+    assert.deepEqual(parseToolCalls('{"name": "get_time", "arguments": {}}', "json", ["get_weather"]).calls, [], "only the tools given can be called");
+    assert.deepEqual(parseToolCalls('<tool_call>{"name": "rm_rf", "arguments": {}}</tool_call>', "tagged", ["get_weather"]).calls, []);
   });
 });
 

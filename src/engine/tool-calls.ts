@@ -44,6 +44,8 @@ export interface ToolChat {
   readonly syntax?: ToolCallSyntax;
   /** The reply is the call's JSON alone (a required call). */
   readonly forced: boolean;
+  /** Names of the tools that may be called: a "call" to anything else is content. */
+  readonly toolNames: readonly string[];
 }
 
 export function toolCallSyntaxOf(templateSource: string | undefined): ToolCallSyntax {
@@ -63,7 +65,7 @@ export function templateKnowsTools(templateSource: string | undefined): boolean 
 export function prepareToolChat(templateSource: string | undefined, messages: readonly ChatMessage[], tools: readonly ToolDefinition[], choice: ToolChoice): ToolChat {
   if (tools.length === 0 || choice === "none") {
     const knows = templateKnowsTools(templateSource);
-    return { messages: knows ? messages : messages.map(asPlainMessage), variables: {}, assistantPrefix: "", forced: false };
+    return { messages: knows ? messages : messages.map(asPlainMessage), variables: {}, assistantPrefix: "", forced: false, toolNames: [] };
   }
   if (typeof choice === "object" && !tools.some((tool) => tool.name === choice.name)) {
     throw new RangeError(`tool_choice names '${choice.name}', which is not among the tools given`);
@@ -72,7 +74,8 @@ export function prepareToolChat(templateSource: string | undefined, messages: re
   const syntax = knows ? toolCallSyntaxOf(templateSource) : "json";
   const prepared = knows ? messages : withToolsSystemMessage(messages.map(asPlainMessage), tools);
   const variables = knows ? { tools: tools.map(asTemplateTool) } : {};
-  if (choice === "auto") return { messages: prepared, variables, assistantPrefix: "", syntax, forced: false };
+  const toolNames = tools.map((tool) => tool.name);
+  if (choice === "auto") return { messages: prepared, variables, assistantPrefix: "", syntax, forced: false, toolNames };
   const allowed = typeof choice === "object" ? tools.filter((tool) => tool.name === choice.name) : tools;
   return {
     messages: prepared,
@@ -81,6 +84,7 @@ export function prepareToolChat(templateSource: string | undefined, messages: re
     grammar: { kind: "json_schema", schema: callSchema(allowed) },
     syntax,
     forced: true,
+    toolNames,
   };
 }
 
@@ -119,8 +123,12 @@ function asPlainMessage(message: ChatMessage): ChatMessage {
   return message;
 }
 
-/** Reads tool calls out of a reply; text that is not a well-formed call stays content. */
-export function parseToolCalls(text: string, syntax: ToolCallSyntax): { content: string; calls: ToolCall[] } {
+/**
+ * Reads tool calls out of a reply; text that is not a well-formed call stays content. With
+ * `toolNames`, only calls to those tools count: `{"name": "John", "age": 30}` is an answer, not a call.
+ */
+export function parseToolCalls(text: string, syntax: ToolCallSyntax, toolNames?: readonly string[]): { content: string; calls: ToolCall[] } {
+  const known = (call: ToolCall | undefined): call is ToolCall => call !== undefined && (toolNames === undefined || toolNames.includes(call.name));
   if (syntax === "tagged") {
     const start = text.indexOf(OPEN_TAG);
     if (start < 0) return { content: text, calls: [] };
@@ -128,7 +136,7 @@ export function parseToolCalls(text: string, syntax: ToolCallSyntax): { content:
     for (const block of text.slice(start).split(OPEN_TAG).slice(1)) {
       const end = block.indexOf(CLOSE_TAG);
       const call = callFrom(end < 0 ? block : block.slice(0, end));
-      if (call === undefined) return { content: text, calls: [] };
+      if (!known(call)) return { content: text, calls: [] };
       calls.push(call);
     }
     return { content: text.slice(0, start).trim(), calls };
@@ -138,7 +146,7 @@ export function parseToolCalls(text: string, syntax: ToolCallSyntax): { content:
   const parsed = parseJson(trimmed);
   const candidates = Array.isArray(parsed) ? parsed : [parsed];
   const calls = candidates.map((candidate) => callFromValue(candidate));
-  if (calls.length === 0 || calls.some((call) => call === undefined)) return { content: text, calls: [] };
+  if (calls.length === 0 || !calls.every(known)) return { content: text, calls: [] };
   return { content: "", calls: calls as ToolCall[] };
 }
 
@@ -150,7 +158,9 @@ function callFrom(json: string): ToolCall | undefined {
 function callFromValue(value: unknown): ToolCall | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
   const { name, arguments: args, parameters } = value as Record<string, unknown>;
-  const given = args ?? parameters ?? {};
+  // A call names its arguments (an empty object at least): an object with only a name is data.
+  if (args === undefined && parameters === undefined) return undefined;
+  const given = args ?? parameters;
   const object = typeof given === "string" ? parseJson(given) : given;
   if (typeof name !== "string" || name === "" || object === null || typeof object !== "object" || Array.isArray(object)) return undefined;
   return { name, arguments: object as Record<string, unknown> };

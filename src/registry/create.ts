@@ -30,6 +30,10 @@ export async function createModel(store: ModelStore, nameText: string, from: str
   const base = await resolveFrom(store, from, options);
   let hex = base.hex;
   let file = base.file;
+  const parts = base.parts;
+  if (options.quantize && parts) {
+    throw new RegistryError("BAD_REF", `${from} is split into ${parts.length} files; slmkit's quantizer reads single files: merge the parts first (llama.cpp's gguf-split --merge)`);
+  }
   if (options.quantize) {
     const preset = presetByName(options.quantize).name;
     const partial = store.partialPath(`create-${base.hex}-${preset}`);
@@ -42,8 +46,9 @@ export async function createModel(store: ModelStore, nameText: string, from: str
     schemaVersion: MANIFEST_VERSION,
     name,
     digest: `sha256:${hex}`,
-    size: statSync(store.blobPath(hex)).size,
+    size: parts ? parts.reduce((sum, part) => sum + part.size, 0) : statSync(store.blobPath(hex)).size,
     file,
+    ...(parts && { parts }),
     source: { kind: "create", ref: from },
     ...(hasSettings(mergeConfig(base.config, config)) && { config: mergeConfig(base.config, config) }),
     createdAt: new Date().toISOString(),
@@ -57,10 +62,12 @@ function hasSettings(config: ModelConfig): boolean {
 }
 
 /** The FROM model's blob (copied in for a path, pulled for a ref) and its settings, which the new model inherits. */
-async function resolveFrom(store: ModelStore, from: string, options: CreateOptions): Promise<{ hex: string; file: string; config: ModelConfig }> {
+type BaseModel = { hex: string; file: string; config: ModelConfig; parts?: Manifest["parts"] };
+
+async function resolveFrom(store: ModelStore, from: string, options: CreateOptions): Promise<BaseModel> {
   if (from.startsWith("hf:") || from.startsWith("https://")) {
     const { manifest } = await pull(store, from, options.pull);
-    return { hex: digestHex(manifest.digest), file: manifest.file, config: manifest.config ?? {} };
+    return { hex: digestHex(manifest.digest), file: manifest.file, config: manifest.config ?? {}, ...(manifest.parts && { parts: manifest.parts }) };
   }
   const path = isAbsolute(from) ? from : resolve(options.baseDirectory ?? ".", from);
   if (existsSync(path) || /\.gguf$/i.test(from)) {
@@ -72,5 +79,5 @@ async function resolveFrom(store: ModelStore, from: string, options: CreateOptio
   const { path: blob } = store.resolve(from);
   // A linked model's file is outside the store: quantizing or serving it under a new name needs it inside.
   const hex = manifest.linkedPath ? await store.addBlob(blob) : digestHex(manifest.digest);
-  return { hex, file: manifest.file, config: manifest.config ?? {} };
+  return { hex, file: manifest.file, config: manifest.config ?? {}, ...(manifest.parts && { parts: manifest.parts }) };
 }

@@ -5,7 +5,7 @@
  * manifest. Offline-first: a model already in the store is answered without touching the network.
  */
 import { createHash } from "node:crypto";
-import { statSync } from "node:fs";
+import { closeSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { download } from "./download.js";
 import { RegistryError } from "./errors.js";
@@ -130,8 +130,8 @@ async function fetchBlob(store: ModelStore, remote: RemoteFile, options: PullOpt
   const sha256 = await store.withLock(
     key,
     async () => {
-      // Another pull may have brought the same file while this one waited for the lock.
-      if (remote.sha256 && store.hasBlob(remote.sha256)) return remote.sha256;
+      // Another pull may have brought the same file while this one waited for the lock (a blob of the wrong size is removed).
+      if (remote.sha256 && store.hasBlob(remote.sha256, remote.size)) return remote.sha256;
       const partial = store.partialPath(`dl-${key}`);
       const result = await download({
         url: remote.url,
@@ -144,11 +144,13 @@ async function fetchBlob(store: ModelStore, remote: RemoteFile, options: PullOpt
         signal: options.signal,
       });
       emit({ type: "verified", sha256: result.sha256, size: result.size });
-      if (!store.hasBlob(result.sha256)) moveIntoPlace(partial, store.blobPath(result.sha256));
+      checkGgufMagic(partial, remote.url);
+      if (!store.hasBlob(result.sha256, result.size)) moveIntoPlace(partial, store.blobPath(result.sha256));
+      else rmSync(partial, { force: true });
       downloaded = true;
       return result.sha256;
     },
-    () => emit({ type: "waiting", reason: "another pull of this file is running; waiting for it" }),
+    { onWait: () => emit({ type: "waiting", reason: "another pull of this file is running; waiting for it" }), signal: options.signal },
   );
   return { sha256, downloaded };
 }
@@ -168,6 +170,21 @@ async function otherSplitParts(ref: ModelRef, first: RemoteFile, endpoint: strin
     parts.push(await resolveRemote({ kind: "hf-file", repo: ref.repo, path }, endpoint, options));
   }
   return parts;
+}
+
+/** A download that is not a GGUF file (an HTML error page, a .bin) never enters the store. */
+function checkGgufMagic(path: string, url: string): void {
+  const handle = openSync(path, "r");
+  const magic = Buffer.alloc(4);
+  try {
+    readSync(handle, magic, 0, 4, 0);
+  } finally {
+    closeSync(handle);
+  }
+  if (magic.toString("latin1") !== "GGUF") {
+    rmSync(path, { force: true });
+    throw new RegistryError("VERIFY_FAILED", `${url} is not a GGUF file (it starts with ${JSON.stringify(magic.toString("latin1"))}); it was discarded`);
+  }
 }
 
 /** A model in the store whose file is there: then pull needs no network. */
@@ -211,15 +228,25 @@ async function resolveRemote(ref: ModelRef, endpoint: string, options: PullOptio
     path = ref.path;
   }
   const url = `${endpoint}/${ref.repo}/resolve/main/${path.split("/").map(encodeURIComponent).join("/")}`;
-  // The resolve endpoint's redirect carries the file's sha256 (X-Linked-Etag) and size; read it without following.
-  const head = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: options.signal });
+  // The resolve endpoint's redirect carries the file's sha256 (X-Linked-Etag) and size. A renamed repo
+  // first redirects to its new name without them: follow such hops (HEAD, manually) until they appear.
+  let head = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: options.signal });
+  for (let hop = 0; hop < 5 && head.status >= 300 && head.status < 400 && !head.headers.has("x-linked-etag"); hop++) {
+    const location = head.headers.get("location");
+    if (!location) break;
+    const next = new URL(location, url);
+    // Only hops on the Hub itself: a CDN's answer carries no X-Linked headers, and it need not see the token.
+    if (next.origin !== new URL(url).origin) break;
+    head = await fetch(next, { method: "HEAD", headers, redirect: "manual", signal: options.signal });
+  }
   if (head.status === 401 || head.status === 403) {
     throw new RegistryError("UNAUTHORIZED", `${ref.repo} needs a Hugging Face token${options.token ? " that has access (the one given was refused)" : ""}: set HF_TOKEN${options.token ? " to a token that accepted the repo's licence" : ""}`);
   }
   if (head.status === 404) throw new RegistryError("NOT_FOUND", `${ref.repo} has no file ${path} (or the repository does not exist)`);
   if (head.status >= 400) throw new RegistryError("HTTP", `${head.status} from ${url}`);
   const linkedEtag = (head.headers.get("x-linked-etag") ?? "").replace(/^W\//, "").replace(/"/g, "");
-  const linkedSize = Number(head.headers.get("x-linked-size") ?? head.headers.get("content-length") ?? NaN);
+  // Content-Length is the file's only on a 200; on a redirect it is the redirect's own body.
+  const linkedSize = Number(head.headers.get("x-linked-size") ?? (head.status === 200 ? head.headers.get("content-length") : null) ?? NaN);
   const sha256 = ref.kind === "hf-file" && ref.sha256 ? ref.sha256 : (listed.sha256 ?? (/^[0-9a-f]{64}$/.test(linkedEtag) ? linkedEtag : undefined));
   if (ref.kind === "hf-file" && ref.sha256 && /^[0-9a-f]{64}$/.test(linkedEtag) && linkedEtag !== ref.sha256) {
     throw new RegistryError("VERIFY_FAILED", `the Hub says ${path} has sha256 ${linkedEtag}, not the ${ref.sha256} the ref asks for`);

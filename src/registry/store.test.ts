@@ -91,6 +91,35 @@ describe("ModelStore", () => {
 });
 
 describe("file locks", () => {
+  it("lets one waiter at a time take over a dead owner's lock", async () => {
+    const path = join(root, "locks", "race.lock");
+    mkdirSync(join(root, "locks"), { recursive: true });
+    writeFileSync(path, "999999998 " + (await import("node:os")).hostname() + " deadbeef");
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      [1, 2, 3].map(() =>
+        withFileLock(path, async () => {
+          inside++;
+          most = Math.max(most, inside);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          inside--;
+        }),
+      ),
+    );
+    assert.equal(most, 1);
+  });
+
+  it("stops waiting when its signal fires", async () => {
+    const path = join(root, "locks", "held.lock");
+    const abort = new AbortController();
+    await withFileLock(path, async () => {
+      const waiting = withFileLock(path, async () => "never", { signal: abort.signal });
+      setTimeout(() => abort.abort(), 50);
+      await assert.rejects(waiting);
+    });
+  });
+
   it("takes over a lock whose owner is dead, and waits for a live one", async () => {
     const path = join(root, "locks", "k.lock");
     mkdirSync(join(root, "locks"), { recursive: true });

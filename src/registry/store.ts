@@ -11,7 +11,7 @@ import { moveIntoPlace, writeFileAtomic } from "./atomic-file.js";
 import { RegistryError } from "./errors.js";
 import { sha256OfFile, SHA256_HEX } from "./hashing.js";
 import { slmkitHome } from "./home.js";
-import { withFileLock } from "./lock.js";
+import { type LockOptions, withFileLock } from "./lock.js";
 import type { ModelConfig } from "./model-config.js";
 import { type ModelName, formatModelName, parseModelName } from "./names.js";
 
@@ -64,8 +64,16 @@ export class ModelStore {
     return join(this.root, "blobs", `sha256-${hex}`);
   }
 
-  hasBlob(hex: string): boolean {
-    return existsSync(this.blobPath(hex));
+  /**
+   * Whether the blob is there; with `size`, also whether it has that size. A blob of another size is
+   * damaged (its name is its hash): it is removed, so that a pull or add can put the right one back.
+   */
+  hasBlob(hex: string, size?: number): boolean {
+    const stats = statSync(this.blobPath(hex), { throwIfNoEntry: false });
+    if (stats === undefined) return false;
+    if (size === undefined || stats.size === size) return true;
+    rmSync(this.blobPath(hex), { force: true });
+    return false;
   }
 
   partialPath(key: string): string {
@@ -73,8 +81,8 @@ export class ModelStore {
   }
 
   /** Runs `work` holding the store-wide lock for `key` (a blob's hash, a download's name). */
-  withLock<T>(key: string, work: () => Promise<T>, onWait?: () => void): Promise<T> {
-    return withFileLock(join(this.root, "locks", `${key}.lock`), work, onWait);
+  withLock<T>(key: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+    return withFileLock(join(this.root, "locks", `${key}.lock`), work, options);
   }
 
   private manifestPath(name: ModelName): string {
@@ -88,14 +96,24 @@ export class ModelStore {
     return parseManifest(readFileSync(path, "utf8"), path);
   }
 
+  /** Manifests the last list() could not read, with why. */
+  private unreadable: string[] = [];
+
   list(): Manifest[] {
+    this.unreadable = [];
     const directory = join(this.root, "manifests");
     if (!existsSync(directory)) return [];
     const found: Manifest[] = [];
     for (const entry of readdirSync(directory, { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || !entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
-      const path = join(entry.parentPath, entry.name);
-      found.push(parseManifest(readFileSync(path, "utf8"), path));
+      // Dirent.parentPath is Node 20.12+; .path is its older name.
+      const path = join((entry as { parentPath?: string }).parentPath ?? (entry as unknown as { path: string }).path, entry.name);
+      try {
+        found.push(parseManifest(readFileSync(path, "utf8"), path));
+      } catch (error) {
+        // One damaged manifest must not hide the others: `check` names it.
+        this.unreadable.push((error as Error).message);
+      }
     }
     return found.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -170,9 +188,10 @@ export class ModelStore {
   /** Copies a file into the blobs (once per content); returns its sha256. */
   async addBlob(path: string, onHashed?: (bytes: number) => void): Promise<string> {
     const hex = await sha256OfFile(path, onHashed);
-    if (this.hasBlob(hex)) return hex;
+    const size = statSync(path).size;
+    if (this.hasBlob(hex, size)) return hex;
     await this.withLock(hex, async () => {
-      if (this.hasBlob(hex)) return;
+      if (this.hasBlob(hex, size)) return;
       const partial = this.partialPath(`add-${hex}`);
       mkdirSync(join(this.root, "partial"), { recursive: true });
       copyFileSync(path, partial);
@@ -228,8 +247,9 @@ export class ModelStore {
 
   /** Problems between manifests and blobs: a manifest whose file is missing or of another size. */
   check(): string[] {
-    const problems: string[] = [];
-    for (const manifest of this.list()) {
+    const manifests = this.list();
+    const problems: string[] = [...this.unreadable];
+    for (const manifest of manifests) {
       try {
         this.resolve(manifest.name);
       } catch (error) {

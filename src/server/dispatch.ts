@@ -34,7 +34,14 @@ export async function dispatch(request: IncomingMessage, response: ServerRespons
   response.on("close", () => {
     if (!response.writableFinished) clientGone.abort();
   });
-  const signal = AbortSignal.any([clientGone.signal, options.stopSignal]);
+  // The request's signal: the client left, or shutdown stopped it. (AbortSignal.any on the server's
+  // long-lived stop signal would keep a little memory per request for the server's lifetime.)
+  const requestSignal = new AbortController();
+  const stop = (): void => requestSignal.abort();
+  clientGone.signal.addEventListener("abort", stop, { once: true });
+  options.stopSignal.addEventListener("abort", stop, { once: true });
+  response.once("close", () => options.stopSignal.removeEventListener("abort", stop));
+  const signal = requestSignal.signal;
   const notes: Record<string, string | number> = {};
   const method = request.method ?? "GET";
   const path = (request.url ?? "/").split("?")[0]!;

@@ -115,6 +115,19 @@ export class ModelPool {
     this.byName.set(model.name, model);
   }
 
+  /**
+   * Serves a model under its name, replacing what the name served before (a pull or create that
+   * remade it). The swap is immediate, so concurrent replacements never collide; the old file is
+   * unloaded once no name uses it.
+   */
+  async replace(model: ServedModel): Promise<void> {
+    const previous = this.byName.get(model.name);
+    this.byName.set(model.name, model);
+    if (previous && previous.path !== model.path && ![...this.byName.values()].some((other) => other.path === previous.path)) {
+      await this.unloadPath(previous.path, "removed");
+    }
+  }
+
   /** Serves `source`'s file under a second name as well (Ollama's copy). */
   alias(source: string, destination: string): ServedModel {
     const served = this.byName.get(source);

@@ -34,7 +34,9 @@ async function createInStore(context: RequestContext, pool: ModelPool, store: Mo
   let lastPercent = -1;
   let manifest: Manifest;
   try {
-    manifest = await createStoreModel(store, canonicalName(body.model), source.path, config, {
+    // A store model is created from by name, so that all of it (every part of a split model) is used.
+    const from = store.read(source.name) ? source.name : source.path;
+    manifest = await createStoreModel(store, canonicalName(body.model), from, config, {
       ...(preset && { quantize: preset }),
       threads,
       onQuantizeProgress: (progress) => {
@@ -52,8 +54,7 @@ async function createInStore(context: RequestContext, pool: ModelPool, store: Mo
     return;
   }
   send({ status: "writing manifest" });
-  await pool.remove(name);
-  pool.add(describeModelFile(store.resolve(manifest.name).path, name, manifest.config));
+  await pool.replace(describeModelFile(store.resolve(manifest.name).path, name, manifest.config));
   send({ status: "success" });
   if (stream) context.response.end();
   else answer(context, body, [{ status: "success" }]);
@@ -96,10 +97,7 @@ export async function createModel(context: RequestContext, pool: ModelPool, sett
   if (asked) throw notImplemented(`'${asked}' in /api/create needs the model store; this server was started without one`);
   if (!body.quantize) {
     // Without quantize, a create is a copy under a new name.
-    if (name !== source.name) {
-      await pool.remove(name);
-      pool.alias(source.name, name);
-    }
+    if (name !== source.name) await pool.replace({ ...source, name });
     return answer(context, body, [{ status: "success" }]);
   }
   const preset = presetOf(body.quantize);
@@ -127,8 +125,7 @@ export async function createModel(context: RequestContext, pool: ModelPool, sett
     context.response.end();
     return;
   }
-  await pool.remove(name);
-  pool.add(describeModelFile(output, name));
+  await pool.replace(describeModelFile(output, name));
   send({ status: "success" });
   if (stream) context.response.end();
   else answer(context, body, [{ status: "success" }]);

@@ -63,8 +63,7 @@ export async function pullModel(context: RequestContext, pool: ModelPool, settin
     });
     name = servedNameOf(manifest.name);
     const { path } = settings.store.resolve(manifest.name);
-    await pool.remove(name);
-    pool.add(describeModelFile(path, name));
+    await pool.replace(describeModelFile(path, name));
   } catch (error) {
     const failure = error instanceof RegistryError ? new ApiError(statusOf(error), error.message) : error;
     if (!started) throw failure;

@@ -9,7 +9,7 @@ import { engineCall, generate } from "./generation.js";
 import type { RequestContext } from "./http.js";
 
 /** A chat without tools (and plain generation): the reply is all content. */
-export const WITHOUT_TOOLS: ToolChat = { messages: [], variables: {}, assistantPrefix: "", forced: false };
+export const WITHOUT_TOOLS: ToolChat = { messages: [], variables: {}, assistantPrefix: "", forced: false, toolNames: [] };
 
 export interface ToolReply {
   readonly result: GenerateResult;
@@ -50,7 +50,7 @@ export async function generateToolReply(model: LoadedModel, request: GenerateReq
   if (chat.forced) {
     // The request carries chat.grammar: the reply is the call's JSON; cut short (max tokens), it is given back as text.
     const result = await generate(model, request, context);
-    const { calls } = parseToolCalls(result.text, "json");
+    const { calls } = parseToolCalls(result.text, "json", chat.toolNames);
     if (calls.length === 0 && result.text) onContent?.(result.text, result.logprobs);
     return { result, content: calls.length > 0 ? "" : result.text, calls };
   }
@@ -75,7 +75,7 @@ export async function generateToolReply(model: LoadedModel, request: GenerateReq
     },
     context,
   );
-  const parsed = parseToolCalls(result.text, syntax);
+  const parsed = parseToolCalls(result.text, syntax, chat.toolNames);
   if (parsed.calls.length > 0) return { result, content: parsed.content, calls: parsed.calls };
   // What was held back was not a call after all: it is content.
   const rest = result.text.slice(sent);

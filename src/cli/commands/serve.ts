@@ -20,6 +20,7 @@ import { type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { parseByteSize } from "../format.js";
 import { resolveModelArgument } from "../model-argument.js";
+import { readGgufHeader } from "../../gguf/index.js";
 import { hubEndpoint, type ModelConfig, ModelStore } from "../../registry/index.js";
 import { withInterruptHandler } from "../interrupt.js";
 import { ENGINE_OPTIONS, loadOptionsFrom } from "./run.js";
@@ -147,7 +148,9 @@ async function storeOrDemoModels(store: ModelStore): Promise<Array<{ path: strin
   const names = store.list().map((manifest) => manifest.name);
   const usable = names.flatMap((name) => {
     try {
-      return [resolveModelArgument(name, store)];
+      const model = resolveModelArgument(name, store);
+      readGgufHeader(model.path); // a file that is not a GGUF model is skipped, not fatal
+      return [model];
     } catch {
       return []; // a damaged entry: `slmkit check` names it; the rest still serve
     }
