@@ -25,8 +25,10 @@ describe("model pool memory budget", () => {
   it("estimates weights, KV cache per sequence and overhead from the header", () => {
     const one = estimateResidentBytes(first, { contextSize: 256, parallel: 1 });
     const four = estimateResidentBytes(first, { contextSize: 256, parallel: 4 });
-    // llama synth defaults: 2 layers, 2 KV heads of width 16; K and V in 16 bits.
-    assert.equal(four - one, 2 * 256 * 3 * 2 * 16 * 2 * 2);
+    // llama synth defaults: 2 layers, 2 KV heads of width 16; K and V in 16 bits. Three more sequences
+    // add their KV cache (and a larger compute buffer for the longer context).
+    const kv = 2 * 256 * 3 * 2 * (16 + 16) * 2;
+    assert.ok(four - one >= kv && four - one < kv + 4 * 1024 * 1024, `${four - one}`);
   });
 
   it("unloads the idle model to make room, but never a busy one", async () => {

@@ -30,6 +30,8 @@ export const DEFAULT_PENALTY_WINDOW = 64;
 
 /** Compiled grammars, by their JSON: compiling a schema costs milliseconds, requests repeat them. */
 const grammars = new Map<string, Promise<LlamaGrammar>>();
+/** Distinct schemas kept compiled; the least recently used goes beyond (each holds native memory). */
+const MAX_GRAMMARS = 64;
 
 /** Schema keywords the grammar enforces. */
 const ENFORCED = new Set([
@@ -91,6 +93,11 @@ export function compileGrammar(llama: Llama, grammar: OutputGrammar): Promise<Ll
       grammars.delete(key);
       throw new EngineError("BAD_OPTION", `the JSON schema cannot be enforced: ${(error as Error).message.split("\n")[0]}`);
     });
+    grammars.set(key, compiled);
+    // The oldest entry goes (a Map iterates in insertion order; a use below moves an entry to the end).
+    if (grammars.size > MAX_GRAMMARS) grammars.delete(grammars.keys().next().value!);
+  } else {
+    grammars.delete(key);
     grammars.set(key, compiled);
   }
   return compiled;

@@ -3,7 +3,7 @@
  * path or a pull ref), with a Modelfile's settings, optionally quantized by slmkit's quantizer. The
  * weights are stored once, by content: a create without quantize copies no bytes.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { basename, isAbsolute, resolve } from "node:path";
 import { presetByName, quantizeFile, type QuantizeProgress } from "../quant/index.js";
 import { moveIntoPlace } from "./atomic-file.js";
@@ -39,7 +39,8 @@ export async function createModel(store: ModelStore, nameText: string, from: str
     const partial = store.partialPath(`create-${base.hex}-${preset}`);
     await quantizeFile(store.blobPath(base.hex), partial, { preset, threads: options.threads, onProgress: options.onQuantizeProgress });
     hex = await sha256OfFile(partial);
-    if (!store.hasBlob(hex)) moveIntoPlace(partial, store.blobPath(hex));
+    if (!store.hasBlob(hex, statSync(partial).size)) moveIntoPlace(partial, store.blobPath(hex));
+    else rmSync(partial, { force: true });
     file = `${basename(file).replace(/\.gguf$/i, "")}-${preset}.gguf`;
   }
   const manifest: Manifest = {

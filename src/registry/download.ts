@@ -57,7 +57,8 @@ export async function download(options: DownloadOptions): Promise<{ sha256: stri
     options.signal?.throwIfAborted();
     const have = existsSync(options.partialPath) ? statSync(options.partialPath).size : 0;
     if (info.total !== undefined && have === info.total) break;
-    const headers: Record<string, string> = { ...options.headers };
+    // Identity encoding: Range offsets and lengths must count the file's own bytes, not compressed ones.
+    const headers: Record<string, string> = { "Accept-Encoding": "identity", ...options.headers };
     if (have > 0) {
       headers.Range = `bytes=${have}-`;
       if (info.etag) headers["If-Range"] = info.etag;
@@ -101,8 +102,11 @@ export async function download(options: DownloadOptions): Promise<{ sha256: stri
       await response.body?.cancel();
       throw new RegistryError("HTTP", `the server answered a range other than the one asked (${response.headers.get("content-range")})`);
     }
+    // The whole size: from Content-Range on a 206 (a server may send less than the rest), else Content-Length.
     const length = Number(response.headers.get("content-length"));
-    const total: number | undefined = Number.isFinite(length) && response.headers.has("content-length") ? start + length : undefined;
+    const rangeTotal = Number(/\/(\d+)$/.exec(response.headers.get("content-range") ?? "")?.[1]);
+    const total: number | undefined =
+      response.status === 206 && Number.isFinite(rangeTotal) ? rangeTotal : Number.isFinite(length) && response.headers.has("content-length") ? start + length : undefined;
     info = { url: options.url, etag: response.headers.get("etag") ?? undefined, total };
     writeFileAtomic(infoPath, JSON.stringify(info));
     if (start === 0 && have > 0) truncateSync(options.partialPath, 0);
@@ -110,11 +114,13 @@ export async function download(options: DownloadOptions): Promise<{ sha256: stri
       await saveBody(response, options.partialPath, start, total, options);
     } catch (error) {
       if (options.signal?.aborted) throw error;
+      if (statSync(options.partialPath).size > have) failures = 0;
       failures = await retryOrThrow(failures, retries, `the connection dropped: ${(error as Error).message}`, undefined, options);
       continue;
     }
     const now = statSync(options.partialPath).size;
     if (total === undefined || now >= total) break;
+    if (now > have) failures = 0; // progress was made: a flaky link may drop many times over a long download
     failures = await retryOrThrow(failures, retries, `the body ended at ${now} of ${total} bytes`, undefined, options);
   }
   const size = statSync(options.partialPath).size;

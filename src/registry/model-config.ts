@@ -3,6 +3,7 @@
  * a default system prompt, default sampling parameters, a chat template (Jinja, as the GGUF's own),
  * messages that start every chat, a licence. Stored in the manifest; applied by `run` and `serve`.
  */
+import { Template } from "@huggingface/jinja";
 import { RegistryError } from "./errors.js";
 
 export interface ConfigMessage {
@@ -35,6 +36,19 @@ export const CONFIG_PARAMETERS: Readonly<Record<string, "number" | "integer" | "
   stop: "strings",
 };
 
+/** The ranges the request schemas accept (seed: any; negative means random, as in Ollama). */
+const PARAMETER_RANGES: Readonly<Record<string, readonly [number, number]>> = {
+  temperature: [0, 2],
+  top_k: [0, 1_000_000],
+  top_p: [0, 1],
+  min_p: [0, 1],
+  num_predict: [-2, 2 ** 31 - 1],
+  repeat_penalty: [0, 10],
+  repeat_last_n: [-1, 1_000_000],
+  presence_penalty: [-2, 2],
+  frequency_penalty: [-2, 2],
+};
+
 /** Checks a parameter's value; throws naming it when it is not one slmkit applies. */
 export function checkParameter(name: string, value: unknown): number | readonly string[] {
   const kind = CONFIG_PARAMETERS[name];
@@ -48,6 +62,9 @@ export function checkParameter(name: string, value: unknown): number | readonly 
   if (typeof number !== "number" || !Number.isFinite(number) || (kind === "integer" && !Number.isInteger(number))) {
     throw new RegistryError("BAD_REF", `PARAMETER ${name} takes ${kind === "integer" ? "a whole number" : "a number"} (got ${JSON.stringify(value)})`);
   }
+  // Checked now, so that a model does not make every later request fail over a field its client never sent.
+  const [low, high] = PARAMETER_RANGES[name] ?? [-Infinity, Infinity];
+  if (number < low || number > high) throw new RegistryError("BAD_REF", `PARAMETER ${name} must be from ${low} to ${high} (got ${number})`);
   return number;
 }
 
@@ -55,6 +72,11 @@ export function checkParameter(name: string, value: unknown): number | readonly 
 export function checkTemplate(template: string): string {
   if (/\{\{-?\s*(\.|if\s+\.|range\s+\.)/.test(template)) {
     throw new RegistryError("BAD_REF", "TEMPLATE looks like an Ollama Go template ({{ .Prompt }}); slmkit takes a Jinja chat template, as found in GGUF files ({{ messages }}, {% for message in messages %})");
+  }
+  try {
+    new Template(template);
+  } catch (error) {
+    throw new RegistryError("BAD_REF", `TEMPLATE is not valid Jinja: ${(error as Error).message}`);
   }
   return template;
 }

@@ -15,6 +15,8 @@ SYSTEM """You tell short stories.
 Keep them kind."""
 MESSAGE user Tell me one
 MESSAGE assistant "Once upon a time..."
+MESSAGE user """Another,
+please."""
 TEMPLATE """{% for message in messages %}{{ message['content'] }}{% endfor %}"""
 LICENSE MIT
 `);
@@ -27,6 +29,7 @@ LICENSE MIT
         messages: [
           { role: "user", content: "Tell me one" },
           { role: "assistant", content: "Once upon a time..." },
+          { role: "user", content: "Another,\nplease." },
         ],
         license: "MIT",
       },
@@ -38,6 +41,8 @@ LICENSE MIT
       ["PARAMETER temperature 0.5", /no FROM line/],
       ["FROM x\nPARAMETER mirostat 1", /line 2: PARAMETER mirostat is not one slmkit applies/],
       ["FROM x\nPARAMETER top_k 1.5", /top_k takes a whole number/],
+      ["FROM x\nPARAMETER temperature 150", /temperature must be from 0 to 2/],
+      ['FROM x\nTEMPLATE """{% for m in messages %}"""', /not valid Jinja/],
       ['FROM x\nTEMPLATE """{{ .Prompt }}"""', /Ollama Go template/],
       ["FROM x\nADAPTER ./lora.gguf", /line 2: ADAPTER/],
       ["FROM x\nMESSAGE tool hi", /MESSAGE role must be system, user or assistant/],

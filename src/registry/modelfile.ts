@@ -34,8 +34,12 @@ export function parseModelfile(text: string): Modelfile {
     const keyword = /^\s*(\S+)[ \t]*/.exec(source.slice(offset, lineEnd))!;
     const instruction = keyword[1]!.toUpperCase();
     // The value may run over several lines (triple quotes): it is read from the text after the keyword.
-    const valueStart = offset + keyword[0].length;
-    const { value, consumed } = readValue(source.slice(valueStart), fail);
+    // MESSAGE's text follows its role, and may itself be """triple-quoted""" across lines.
+    const role = instruction === "MESSAGE" ? /^(\S+)[ \t]*/.exec(source.slice(offset + keyword[0].length, lineEnd)) : null;
+    const valueStart = offset + keyword[0].length + (role ? role[0].length : 0);
+    const read = readValue(source.slice(valueStart), fail);
+    const value = role ? `${role[1]} ${read.value}` : read.value;
+    const consumed = read.consumed;
     const afterValue = valueStart + consumed;
     const end = source.indexOf("\n", afterValue) < 0 ? source.length : source.indexOf("\n", afterValue);
     if (source.slice(afterValue, end).trim() !== "") throw fail(`unexpected text after the value: '${source.slice(afterValue, end).trim()}'`);
@@ -64,8 +68,8 @@ export function parseModelfile(text: string): Modelfile {
       case "MESSAGE": {
         const [role, ...words] = value.split(/\s+/);
         if (role !== "system" && role !== "user" && role !== "assistant") throw fail(`MESSAGE role must be system, user or assistant (got '${role}')`);
-        messages.push({ role, content: unquote(value.slice(role.length).trim()) });
         if (words.length === 0) throw fail("MESSAGE needs a role and a text");
+        messages.push({ role, content: value.slice(role.length + 1) });
         break;
       }
       case "ADAPTER":

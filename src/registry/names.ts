@@ -28,6 +28,8 @@ export function parseModelName(text: string): ModelName {
   const bad = (why: string): RegistryError =>
     new RegistryError("BAD_NAME", `'${text}' is not a model name (${why}); names look like 'qwen3:4b', 'me/my-model:q4' or 'hf.co/owner/repo:file'`);
   if (parts.length > 3) throw bad("at most host/namespace/model");
+  // A manifest is <model>/<tag>.json: a part named like one would collide with a tag's file.
+  if (parts.some((part) => part.toLowerCase().endsWith(".json"))) throw bad("a part may not end in .json");
   for (const part of parts) {
     if (!PART.test(part) || part.includes("..")) throw bad(`'${part}' must start with a letter or digit and hold only letters, digits, '_', '.', '-'`);
   }

@@ -208,7 +208,10 @@ function stem(file: string): string {
 
 async function resolveRemote(ref: ModelRef, endpoint: string, options: PullOptions): Promise<RemoteFile> {
   if (ref.kind === "url") {
-    return { url: ref.url, file: basename(new URL(ref.url).pathname) || "model.gguf", headers: {}, ...(ref.sha256 && { sha256: ref.sha256 }) };
+    // A URL on the Hub itself gets the token, as an hf: ref would.
+    const onHub = new URL(ref.url).origin === new URL(endpoint).origin;
+    const headers: Record<string, string> = onHub && options.token ? { Authorization: `Bearer ${options.token}` } : {};
+    return { url: ref.url, file: basename(new URL(ref.url).pathname) || "model.gguf", headers, ...(ref.sha256 && { sha256: ref.sha256 }) };
   }
   const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
   let path: string;

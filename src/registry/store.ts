@@ -5,7 +5,8 @@
  * only after its blob is in place; every write is atomic. A model can also be linked: its manifest
  * points at a GGUF file outside the store, which is then never copied.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { moveIntoPlace, writeFileAtomic } from "./atomic-file.js";
 import { RegistryError } from "./errors.js";
@@ -134,7 +135,9 @@ export class ModelStore {
 
   /** A folder of links named as the split model's parts, to its blobs; returns the first part's link. */
   private splitView(manifest: Manifest, parts: NonNullable<Manifest["parts"]>): string {
-    const view = join(this.root, "views", digestHex(parts[0]!.digest));
+    // Named by all the parts: two split models may share a first part.
+    const viewKey = createHash("sha256").update(parts.map((part) => part.digest).join(",")).digest("hex");
+    const view = join(this.root, "views", viewKey);
     mkdirSync(view, { recursive: true });
     for (const part of parts) {
       const blob = this.blobPath(digestHex(part.digest));
@@ -142,7 +145,16 @@ export class ModelStore {
       if (size === undefined) throw new RegistryError("NOT_FOUND", `part ${part.file} of '${manifest.name}' is missing from the store; pull it again`);
       if (size !== part.size) throw new RegistryError("VERIFY_FAILED", `part ${part.file} of '${manifest.name}' is ${size} bytes, not ${part.size}; pull it again`);
       const link = join(view, basename(part.file));
-      if (!existsSync(link)) symlinkSync(relative(view, blob), link);
+      const target = relative(view, blob);
+      if (readLink(link) !== target) {
+        rmSync(link, { force: true });
+        try {
+          symlinkSync(target, link);
+        } catch (error) {
+          // Another process made the same link at the same moment.
+          if ((error as NodeJS.ErrnoException).code !== "EEXIST" || readLink(link) !== target) throw error;
+        }
+      }
     }
     return join(view, basename(parts[0]!.file));
   }
@@ -190,14 +202,20 @@ export class ModelStore {
     const hex = await sha256OfFile(path, onHashed);
     const size = statSync(path).size;
     if (this.hasBlob(hex, size)) return hex;
-    await this.withLock(hex, async () => {
-      if (this.hasBlob(hex, size)) return;
+    return this.withLock(hex, async () => {
+      if (this.hasBlob(hex, size)) return hex;
       const partial = this.partialPath(`add-${hex}`);
       mkdirSync(join(this.root, "partial"), { recursive: true });
       copyFileSync(path, partial);
+      // The copy is what goes in: named by its own hash, in case the file changed after it was hashed.
+      const copied = await sha256OfFile(partial);
+      if (copied !== hex) {
+        rmSync(partial, { force: true });
+        throw new RegistryError("VERIFY_FAILED", `${path} changed while it was added (still being written?); add it again once it is complete`);
+      }
       moveIntoPlace(partial, this.blobPath(hex));
+      return hex;
     });
-    return hex;
   }
 
   /** Removes a name; its blob stays until `gc` finds nothing else using it. */
@@ -217,19 +235,23 @@ export class ModelStore {
     return copy;
   }
 
-  /** Deletes blobs no manifest uses and downloads no process is continuing. */
-  gc(): GcReport {
+  /**
+   * Deletes blobs no manifest uses and downloads no process is continuing. Files younger than
+   * `graceMs` (default an hour) stay: a pull or create in progress has blobs whose manifest is not
+   * written yet (the parts of a split model, a quantization about to be named).
+   */
+  gc(graceMs = 60 * 60 * 1000): GcReport {
+    const young = (path: string): boolean => Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0) < graceMs;
     const manifests = this.list();
     const used = new Set(manifests.flatMap((manifest) => [manifest.digest, ...(manifest.parts ?? []).map((part) => part.digest)].map(digestHex)));
-    for (const view of safeList(join(this.root, "views"))) {
-      if (!used.has(view)) rmSync(join(this.root, "views", view), { recursive: true, force: true });
-    }
+    // Views are remade on use: clearing them all is safe and drops those of removed models.
+    rmSync(join(this.root, "views"), { recursive: true, force: true });
     const removedBlobs: string[] = [];
     let freedBytes = 0;
     for (const entry of safeList(join(this.root, "blobs"))) {
       const hex = entry.replace(/^sha256-/, "");
-      if (used.has(hex) || !entry.startsWith("sha256-")) continue;
       const path = join(this.root, "blobs", entry);
+      if (used.has(hex) || !entry.startsWith("sha256-") || young(path)) continue;
       freedBytes += statSync(path).size;
       rmSync(path, { force: true });
       removedBlobs.push(`sha256:${hex}`);
@@ -238,7 +260,7 @@ export class ModelStore {
     const locked = new Set(safeList(join(this.root, "locks")).map((entry) => entry.replace(/\.lock$/, "")));
     for (const entry of safeList(join(this.root, "partial"))) {
       const key = entry.replace(/\.partial(\.json)?$/, "");
-      if ([...locked].some((lock) => key.includes(lock))) continue;
+      if ([...locked].some((lock) => key.includes(lock)) || young(join(this.root, "partial", entry))) continue;
       rmSync(join(this.root, "partial", entry), { force: true });
       removedPartials++;
     }
@@ -284,6 +306,14 @@ function parseManifest(text: string, path: string): Manifest {
     throw new RegistryError("IO", `${path} is not an slmkit manifest (version ${MANIFEST_VERSION})`);
   }
   return manifest as Manifest;
+}
+
+function readLink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function safeList(directory: string): string[] {

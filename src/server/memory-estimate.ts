@@ -1,18 +1,30 @@
 /**
- * What a model will take in memory once loaded, from its GGUF header alone: the tensor data, the
- * KV cache for every sequence (16-bit K and V), and a margin for compute buffers. A rough rule for
- * the pool's budget until the fit stage computes it exactly; loaded models report their real use.
+ * What a model will take in memory once loaded, from its GGUF header alone: the tensor data (every
+ * part of a split model), the KV cache for every sequence, compute buffers and the runtime, through
+ * the fit stage's footprint. Loaded models then report their real use.
  */
-import { readGgufHeader, summarizeModel } from "../gguf/index.js";
+import { existsSync, statSync } from "node:fs";
+import { attentionShapeOf, footprint } from "../fit/index.js";
+import { readGgufHeader } from "../gguf/index.js";
 
-/** Compute buffers and the runtime's own allocations, beyond weights and cache. */
-const OVERHEAD_BYTES = 64 * 1024 * 1024;
 const DEFAULT_CONTEXT = 4096;
 
 export function estimateResidentBytes(path: string, options: { contextSize?: number; parallel?: number }): number {
-  const summary = summarizeModel(readGgufHeader(path));
-  const context = options.contextSize ?? Math.min(summary.contextLength ?? DEFAULT_CONTEXT, DEFAULT_CONTEXT);
-  const headWidth = summary.embeddingWidth !== undefined && summary.heads ? summary.embeddingWidth / summary.heads : 0;
-  const kvBytes = (summary.layers ?? 0) * context * (options.parallel ?? 1) * (summary.kvHeads ?? summary.heads ?? 0) * headWidth * 2 * 2;
-  return summary.tensorBytes + kvBytes + OVERHEAD_BYTES;
+  const header = readGgufHeader(path);
+  const shape = attentionShapeOf(header);
+  const trained = header.metadata.number(`${header.metadata.string("general.architecture") ?? ""}.context_length`);
+  const context = (options.contextSize ?? Math.min(trained ?? DEFAULT_CONTEXT, DEFAULT_CONTEXT)) * (options.parallel ?? 1);
+  return footprint(shape, weightsOnDisk(path, header.tensors.reduce((sum, tensor) => sum + tensor.byteSize, 0)), context).totalBytes;
+}
+
+/** A split model's first part holds only some tensors: count the other parts' files as weights too. */
+function weightsOnDisk(path: string, firstPartBytes: number): number {
+  const split = /^(.*)-00001-of-(\d{5})\.gguf$/i.exec(path);
+  if (!split) return firstPartBytes;
+  let total = firstPartBytes;
+  for (let index = 2; index <= Number(split[2]); index++) {
+    const part = `${split[1]}-${String(index).padStart(5, "0")}-of-${split[2]}.gguf`;
+    if (existsSync(part)) total += statSync(part).size;
+  }
+  return total;
 }

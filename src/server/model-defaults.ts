@@ -45,7 +45,8 @@ export function withConfiguredOpenAiFields<T extends Record<string, unknown>>(co
   fill("top_p", "top_p");
   fill("top_k", "top_k");
   fill("min_p", "min_p");
-  fill("seed", "seed");
+  // A negative seed means "random" in a Modelfile (Ollama's meaning): no fixed seed.
+  if (filled.seed == null && typeof parameters.seed === "number" && parameters.seed >= 0) filled.seed = parameters.seed;
   fill("stop", "stop");
   fill("presence_penalty", "presence_penalty");
   fill("frequency_penalty", "frequency_penalty");

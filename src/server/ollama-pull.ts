@@ -65,7 +65,13 @@ export async function pullModel(context: RequestContext, pool: ModelPool, settin
     const { path } = settings.store.resolve(manifest.name);
     await pool.replace(describeModelFile(path, name));
   } catch (error) {
-    const failure = error instanceof RegistryError ? new ApiError(statusOf(error), error.message) : error;
+    // The Hub unreachable (fetch failed) is a bad gateway, not an internal error.
+    const failure =
+      error instanceof RegistryError
+        ? new ApiError(statusOf(error), error.message)
+        : error instanceof TypeError && /fetch failed/.test(error.message)
+          ? new ApiError(502, `cannot reach the model hub: ${(error.cause as Error | undefined)?.message ?? error.message}`)
+          : error;
     if (!started) throw failure;
     send(failure instanceof ApiError ? failure.toOllama() : { error: (failure as Error).message });
     response.end();

@@ -89,9 +89,10 @@ export const gcCommand: Command = {
   name: "gc",
   summary: "Delete files no stored model uses, and abandoned partial downloads.",
   positionals: "",
-  options: [JSON_OPTION],
+  details: "Files younger than an hour stay (a pull or create may be about to name them) unless --now is given.",
+  options: [{ name: "now", kind: "boolean", description: "no grace period: also delete unused files made in the last hour" }, JSON_OPTION],
   async run({ values }) {
-    const report = new ModelStore().gc();
+    const report = new ModelStore().gc(values.now === true ? 0 : undefined);
     print(values.json === true, report, `removed ${report.removedBlobs.length} unused file(s), ${formatBytes(report.freedBytes)}, and ${report.removedPartials} partial download(s)`);
   },
 };
