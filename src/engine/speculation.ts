@@ -54,8 +54,10 @@ export async function createSpeculator(
   } catch (error) {
     throw new EngineError("LOAD_FAILED", `llama.cpp could not load the draft model ${speculation.draftModelPath}: ${(error as Error).message.split("\n")[0]}`);
   }
-  // A draft's tokens are checked by the target as they are: both must read text the same way.
-  if (draft.tokenize(PROBE, true).join() !== target.tokenize(PROBE, true).join() || draft.tokens.eos !== target.tokens.eos) {
+  // A draft's tokens are checked by the target as they are: both must read text the same way, and
+  // have the same vocabulary (a larger draft vocabulary could propose ids the target does not have).
+  const vocabulary = (model: LlamaModel): number | undefined => model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length;
+  if (draft.tokenize(PROBE, true).join() !== target.tokenize(PROBE, true).join() || draft.tokens.eos !== target.tokens.eos || vocabulary(draft) !== vocabulary(target)) {
     await draft.dispose();
     throw new EngineError("LOAD_FAILED", `the draft model ${speculation.draftModelPath} does not share the target model's tokenizer; use a smaller model of the same family`);
   }
