@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { attentionShapeOf, footprint, weightsBytes } from "../src/fit/index.js";
+import { acceleratorCopyBytes, attentionShapeOf, deviceProfile, footprint, weightsBytes } from "../src/fit/index.js";
 import { readGgufHeader } from "../src/gguf/index.js";
 import { quantizeFile } from "../src/quant/index.js";
 import { synthesizeModel } from "../src/synth/index.js";
@@ -40,14 +40,14 @@ const models = [...(existsSync(stories) ? [stories] : []), llamaF16, llamaQ4, qw
 const rows: string[] = [];
 for (const model of models) {
   const header = readGgufHeader(model);
-  const predicted = footprint(attentionShapeOf(header), weightsBytes(header), CONTEXT);
+  const predicted = footprint(attentionShapeOf(header), weightsBytes(header), CONTEXT, "f16", acceleratorCopyBytes(header, deviceProfile().cpuFeatures));
   const run = spawnSync("/usr/bin/time", ["-f", "%M", process.execPath, join(root, "dist/src/cli/main.js"), "run", model, "Once upon a time", "--ctx", String(CONTEXT), "--max-tokens", "16", "--temperature", "0"], { encoding: "utf8" });
   const peakKib = Number(run.stderr.trim().split("\n").at(-1));
   const measured = peakKib * 1024;
   const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
-  rows.push(`| ${model.split("/").pop()} | ${mib(predicted.weightsBytes)} | ${mib(predicted.kvCacheBytes)} | ${mib(predicted.computeBytes)} | ${mib(predicted.runtimeBytes)} | ${mib(predicted.totalBytes)} | ${mib(measured)} | ${(predicted.totalBytes / measured).toFixed(2)} |`);
+  rows.push(`| ${model.split("/").pop()} | ${mib(predicted.weightsBytes)} | ${mib(predicted.acceleratorCopyBytes)} | ${mib(predicted.kvCacheBytes)} | ${mib(predicted.computeBytes)} | ${mib(predicted.runtimeBytes)} | ${mib(predicted.totalBytes)} | ${mib(measured)} | ${(predicted.totalBytes / measured).toFixed(2)} |`);
   console.error(`${model.split("/").pop()}: predicted ${mib(predicted.totalBytes)} MiB, peak RSS ${mib(measured)} MiB`);
 }
 console.log(`Context ${CONTEXT}, \`slmkit run <model> "Once upon a time" --ctx ${CONTEXT} --max-tokens 16\`, peak RSS from /usr/bin/time -f %M. MiB.\n`);
-console.log("| model | weights | KV cache | compute | runtime | predicted | peak RSS | predicted / measured |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| model | weights | AMX copy | KV cache | compute | runtime | predicted | peak RSS | predicted / measured |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of rows) console.log(row);

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { readGgufHeader } from "../gguf/index.js";
 import { QUANT_PRESETS, quantizeFile } from "../quant/index.js";
 import { synthesizeModel } from "../synth/index.js";
-import { attentionShapeOf, footprint, kvCacheBytes, weightsBytes } from "./footprint.js";
+import { acceleratorCopyBytes, attentionShapeOf, footprint, kvCacheBytes, weightsBytes } from "./footprint.js";
 
 const directory = mkdtempSync(join(tmpdir(), "slmkit-fit-"));
 const sources: string[] = [];
@@ -40,7 +40,16 @@ describe("footprint", () => {
     assert.equal(kvCacheBytes(shape, 4096, "f16"), 2 * 2 * (64 + 64) * 4096 * 2);
     assert.equal(kvCacheBytes(shape, 4096, "q8_0"), (2 * 2 * 128 * 4096 * 34) / 32);
     assert.equal(kvCacheBytes(shape, 4096, "q4_0"), (2 * 2 * 128 * 4096 * 18) / 32);
-    const total = footprint(shape, 1000, 2048);
-    assert.equal(total.totalBytes, total.weightsBytes + total.kvCacheBytes + total.computeBytes + total.runtimeBytes);
+    const total = footprint(shape, 1000, 2048, "f16", 500);
+    assert.equal(total.totalBytes, total.weightsBytes + total.acceleratorCopyBytes + total.kvCacheBytes + total.computeBytes + total.runtimeBytes);
+  });
+
+  it("counts an AMX copy only on CPUs with AMX, and only of the types its kernels take", () => {
+    const header = readGgufHeader(sources[1]!); // F16
+    assert.equal(acceleratorCopyBytes(header, ["avx2", "avx512f"]), 0);
+    const twoDimensional = header.tensors.filter((tensor) => tensor.shape.length >= 2).reduce((sum, tensor) => sum + tensor.byteSize, 0);
+    assert.equal(acceleratorCopyBytes(header, ["amx_int8"]), twoDimensional);
+    // Q5_1 has no AMX kernel: only the tensors the mixture gives other types (the output's Q6_K) are copied.
+    assert.ok(acceleratorCopyBytes(header, ["amx_int8"], "Q5_1") < 0.5 * weightsBytes(header, "Q5_1"));
   });
 });

@@ -26,6 +26,8 @@ export interface AttentionShape {
 
 export interface Footprint {
   readonly weightsBytes: number;
+  /** Weights copied into an accelerator's layout (AMX) beside the mapped file. */
+  readonly acceleratorCopyBytes: number;
   readonly kvCacheBytes: number;
   readonly computeBytes: number;
   readonly runtimeBytes: number;
@@ -50,24 +52,50 @@ export function kvCacheBytes(shape: AttentionShape, contextTokens: number, cache
 const MICRO_BATCH = 512;
 
 /**
- * The compute buffer: activations of one micro-batch through the widest layer, attention scores,
- * and the logits of one output row. A first estimate (see the file's note).
+ * The compute buffer llama.cpp reserves: logits for a whole micro-batch (vocabulary × 512 × 4 bytes:
+ * the largest part for small models with large vocabularies), activations of the widest layer, and a
+ * little more. Within 3% of the "compute buffer size" llama.cpp logs for the models in BENCHMARKS.md.
  */
 export function computeBytes(shape: AttentionShape, contextTokens: number): number {
   const tokens = Math.min(MICRO_BATCH, contextTokens);
-  const activations = tokens * (shape.embeddingWidth * 4 + shape.feedForwardWidth * 2) * 4;
-  const attention = tokens * Math.min(contextTokens, 4096) * 4;
-  const logits = shape.vocabularySize * 4;
-  return activations + attention + logits;
+  const logits = shape.vocabularySize * tokens * 4;
+  const activations = tokens * (shape.feedForwardWidth + shape.embeddingWidth) * 2;
+  return logits + activations + 2 * 1024 * 1024;
 }
 
-/** The process itself: Node.js, node-llama-cpp and llama.cpp's own allocations before a model. A first estimate. */
-export const RUNTIME_BYTES = 96 * 1024 * 1024;
+/**
+ * On CPUs with AMX (Intel Sapphire Rapids and later), node-llama-cpp's CPU build copies the weights
+ * of the types its AMX kernels take into an AMX buffer, beside the mapped file: about their size again
+ * (Q8_0's layout 12% more), as llama.cpp logs ("AMX model buffer size"). Elsewhere nothing is copied
+ * for these types. (CPU_REPACK on AVX2 without AMX is not modelled yet.)
+ */
+const AMX_TYPES: Readonly<Record<string, number>> = { F16: 1, Q4_0: 1, Q4_1: 1, Q8_0: 1.12, Q4_K: 1, Q5_K: 1, Q6_K: 1, IQ4_XS: 1 };
 
-export function footprint(shape: AttentionShape, weights: number, contextTokens: number, cacheType: CacheType = "f16"): Footprint {
+export function acceleratorCopyBytes(header: GgufHeader, cpuFeatures: readonly string[], type?: string): number {
+  if (!cpuFeatures.includes("amx_int8")) return 0;
+  const tensors = type === undefined ? header.tensors.map((tensor) => ({ type: tensor.type, source: tensor })) : planQuantization(header, { preset: type, allowRequantize: true }).tensors.map((tensor) => ({ type: tensor.target, source: tensor.source }));
+  let bytes = 0;
+  for (const { type: layout, source } of tensors) {
+    const factor = AMX_TYPES[layout.name];
+    if (factor !== undefined && source.shape.length >= 2) bytes += tensorByteSize(layout, source.shape) * factor;
+  }
+  return Math.round(bytes);
+}
+
+/** The process itself: Node.js, node-llama-cpp and llama.cpp before a model (stories260K's peak RSS minus its model, BENCHMARKS.md). */
+export const RUNTIME_BYTES = 100 * 1024 * 1024;
+
+export function footprint(shape: AttentionShape, weights: number, contextTokens: number, cacheType: CacheType = "f16", acceleratorCopy = 0): Footprint {
   const kvCache = kvCacheBytes(shape, contextTokens, cacheType);
   const compute = computeBytes(shape, contextTokens);
-  return { weightsBytes: weights, kvCacheBytes: kvCache, computeBytes: compute, runtimeBytes: RUNTIME_BYTES, totalBytes: weights + kvCache + compute + RUNTIME_BYTES };
+  return {
+    weightsBytes: weights,
+    acceleratorCopyBytes: acceleratorCopy,
+    kvCacheBytes: kvCache,
+    computeBytes: compute,
+    runtimeBytes: RUNTIME_BYTES,
+    totalBytes: weights + acceleratorCopy + kvCache + compute + RUNTIME_BYTES,
+  };
 }
 
 /** The attention shape from a GGUF header's metadata (key/value widths default to width / heads). */

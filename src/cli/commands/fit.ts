@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { type AttentionShape, attentionShapeOf, CACHE_TYPES, type CacheType, deviceProfile, footprint, weightsBytes } from "../../fit/index.js";
+import { acceleratorCopyBytes, type AttentionShape, attentionShapeOf, CACHE_TYPES, type CacheType, deviceProfile, footprint, weightsBytes } from "../../fit/index.js";
 import { readGgufHeader } from "../../gguf/index.js";
 import { presetByName } from "../../quant/index.js";
 import { type CatalogModel, findCatalogModel, ModelStore } from "../../registry/index.js";
@@ -17,10 +17,11 @@ export const fitCommand: Command = {
   details:
     "For a GGUF file or a store model, the weights are computed from its tensors through slmkit's quantizer plan:\n" +
     "to the byte what `slmkit quantize --type` would write. For a catalog name (no file here) they are estimated\n" +
-    "from the parameter count. The KV cache is exact for the shape, context and cache type, except that sliding-\n" +
-    "window attention (Gemma 3's local layers) is not modelled yet: it is overestimated there. Compute buffers and\n" +
-    "the runtime's own memory are first estimates, not yet calibrated against measurements; speed estimates\n" +
-    "are not computed yet. Exit code 0 when it fits, 1 when it does not.",
+    "from the parameter count. On CPUs with AMX the weights llama.cpp copies for its AMX kernels are counted.\n" +
+    "The KV cache is exact for the shape, context and cache type, except that sliding-window attention (Gemma\n" +
+    "3's local layers) is not modelled yet: it is overestimated there. The compute buffer is what llama.cpp\n" +
+    "reserves (within 3% of its log); a short run touches only part of it. Speed estimates are not computed\n" +
+    "yet. Exit code 0 when it fits, 1 when it does not.",
   options: [
     { name: "type", kind: "string", valueName: "TYPE", description: "the quantization to plan for (default: as stored; for a catalog name Q4_K_M)" },
     { name: "ctx", kind: "integer", description: "context tokens (default 4096)", min: 1, max: 1 << 22 },
@@ -34,12 +35,12 @@ export const fitCommand: Command = {
     const type = values.type === undefined ? undefined : presetByName(values.type as string).name;
     const context = (values.ctx as number | undefined) ?? 4096;
     const cacheType = ((values["cache-type"] as string | undefined) ?? "f16") as CacheType;
-    const { shape, weights, weightsExact, name } = modelFacts(target, type);
-    const memory = footprint(shape, weights, context, cacheType);
     const device = deviceProfile();
+    const { shape, weights, weightsExact, name, copy } = modelFacts(target, type, device.cpuFeatures);
+    const memory = footprint(shape, weights, context, cacheType, copy);
     const fits = memory.totalBytes <= device.availableMemoryBytes;
     if (values.json === true) {
-      const exact = { weights: weightsExact, kvCache: true, compute: false, runtime: false };
+      const exact = { weights: weightsExact, kvCache: true, compute: true, runtime: false };
       const estimate = { generationTokensPerSecond: null, promptTokensPerSecond: null, note: "speed estimates are not computed yet" };
       console.log(JSON.stringify({ model: name, type: type ?? "as stored", contextTokens: context, cacheType, fits, memory, exact, estimate, device }, null, 2));
       return fits ? 0 : 1;
@@ -49,9 +50,10 @@ export const fitCommand: Command = {
       [
         `${name} at ${type ?? "its stored types"}, ${context} tokens of context (${cacheType} cache):`,
         line("weights", memory.weightsBytes, weightsExact ? "" : "  (estimated from the parameter count)"),
+        ...(memory.acceleratorCopyBytes > 0 ? [line("AMX copy", memory.acceleratorCopyBytes, "  (weights repacked for this CPU's AMX kernels)")] : []),
         line("KV cache", memory.kvCacheBytes),
-        line("compute", memory.computeBytes, "  (first estimate)"),
-        line("runtime", memory.runtimeBytes, "  (first estimate)"),
+        line("compute", memory.computeBytes, "  (reserved; a short run touches part of it)"),
+        line("runtime", memory.runtimeBytes),
         line("total", memory.totalBytes),
         `${fits ? "fits" : "does NOT fit"}: ${formatBytes(device.availableMemoryBytes)} available of ${formatBytes(device.totalMemoryBytes)} (${device.cores} cores, ${device.cpuFeatures.join(" ") || "no SIMD features found"})`,
       ].join("\n"),
@@ -60,18 +62,29 @@ export const fitCommand: Command = {
   },
 };
 
-function modelFacts(target: string, type: string | undefined): { shape: AttentionShape; weights: number; weightsExact: boolean; name: string } {
-  const catalog = existsSync(target) ? undefined : findCatalogModel(target);
-  if (catalog && !new ModelStore().read(target)) return catalogFacts(catalog, type);
-  const { path, name } = resolveModelArgument(target);
-  const header = readGgufHeader(path);
-  return { shape: attentionShapeOf(header), weights: weightsBytes(header, type), weightsExact: true, name };
+interface ModelFacts {
+  readonly shape: AttentionShape;
+  readonly weights: number;
+  readonly weightsExact: boolean;
+  readonly name: string;
+  readonly copy: number;
 }
 
-function catalogFacts(model: CatalogModel, type = "Q4_K_M"): { shape: AttentionShape; weights: number; weightsExact: boolean; name: string } {
+function modelFacts(target: string, type: string | undefined, cpuFeatures: readonly string[]): ModelFacts {
+  const catalog = existsSync(target) ? undefined : findCatalogModel(target);
+  if (catalog && !new ModelStore().read(target)) return catalogFacts(catalog, cpuFeatures, type);
+  const { path, name } = resolveModelArgument(target);
+  const header = readGgufHeader(path);
+  return { shape: attentionShapeOf(header), weights: weightsBytes(header, type), weightsExact: true, name, copy: acceleratorCopyBytes(header, cpuFeatures, type) };
+}
+
+function catalogFacts(model: CatalogModel, cpuFeatures: readonly string[], type = "Q4_K_M"): ModelFacts {
   const bits = CATALOG_BITS[type];
   if (bits === undefined) throw new UsageError(`no bits-per-weight figure for ${type}; give one of ${Object.keys(CATALOG_BITS).join(", ")}`);
   const { layers, kvHeads, headDim, embeddingWidth, feedForwardWidth, vocabularySize } = model.architecture;
   const shape = { layers, kvHeads, keyWidth: headDim, valueWidth: headDim, embeddingWidth, feedForwardWidth, vocabularySize };
-  return { shape, weights: Math.round((model.parameters * bits) / 8), weightsExact: false, name: `${model.id} (catalog)` };
+  const weights = Math.round((model.parameters * bits) / 8);
+  // AMX takes F16 and the 4-to-8-bit types (K-quants by their base type): a copy of about the weights.
+  const amx = cpuFeatures.includes("amx_int8") && /^(F16|Q4_0|Q4_1|Q8_0|Q4_K|Q5_K|Q6_K)/.test(type) ? weights * (type === "Q8_0" ? 1.12 : 1) : 0;
+  return { shape, weights, weightsExact: false, name: `${model.id} (catalog)`, copy: Math.round(amx) };
 }
