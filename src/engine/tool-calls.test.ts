@@ -42,6 +42,24 @@ describe("parseToolCalls", () => {
   });
 });
 
+describe("tool calls after thinking", () => {
+  const reply = '<think>\nMaybe <tool_call> get_weather? Yes.\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>';
+
+  it("are read after the think block, and a tag inside it is not a call", () => {
+    const parsed = parseToolCalls(reply, "tagged", ["get_weather"]);
+    assert.deepEqual(parsed.calls, [{ name: "get_weather", arguments: { city: "Oslo" } }]);
+    assert.equal(parsed.content, "<think>\nMaybe <tool_call> get_weather? Yes.\n</think>");
+    assert.deepEqual(parseToolCalls('<think>x</think>{"name": "get_weather", "arguments": {}}', "json", ["get_weather"]).calls, [{ name: "get_weather", arguments: {} }]);
+  });
+
+  it("stream the thinking as it comes and hold back the call after it", () => {
+    const filter = new ToolCallStreamFilter("tagged");
+    const pieces = reply.match(/.{1,5}/gs)!;
+    const sent = pieces.map((piece) => filter.push(piece)).join("");
+    assert.equal(sent, "<think>\nMaybe <tool_call> get_weather? Yes.\n</think>\n\n");
+  });
+});
+
 describe("ToolCallStreamFilter", () => {
   const run = (syntax: "tagged" | "json", pieces: string[]): string => {
     const filter = new ToolCallStreamFilter(syntax);

@@ -30,6 +30,8 @@ export interface ToolCall {
 export type ToolCallSyntax = "tagged" | "json";
 
 const OPEN_TAG = "<tool_call>";
+const THINK_OPEN = "<think>";
+const THINK_CLOSE = "</think>";
 const CLOSE_TAG = "</tool_call>";
 
 /** The chat, template variables and output constraints for a request with tools. */
@@ -128,6 +130,13 @@ function asPlainMessage(message: ChatMessage): ChatMessage {
  * `toolNames`, only calls to those tools count: `{"name": "John", "age": 30}` is an answer, not a call.
  */
 export function parseToolCalls(text: string, syntax: ToolCallSyntax, toolNames?: readonly string[]): { content: string; calls: ToolCall[] } {
+  // Calls are looked for after a leading <think> block: a tag mentioned while thinking is not a call.
+  const thoughtEnd = text.trimStart().startsWith(THINK_OPEN) ? text.indexOf(THINK_CLOSE) : -1;
+  if (thoughtEnd >= 0) {
+    const split = thoughtEnd + THINK_CLOSE.length;
+    const rest = parseToolCalls(text.slice(split), syntax, toolNames);
+    return rest.calls.length > 0 ? { content: text.slice(0, split) + rest.content, calls: rest.calls } : { content: text, calls: [] };
+  }
   const known = (call: ToolCall | undefined): call is ToolCall => call !== undefined && (toolNames === undefined || toolNames.includes(call.name));
   if (syntax === "tagged") {
     const start = text.indexOf(OPEN_TAG);
@@ -182,11 +191,39 @@ export class ToolCallStreamFilter {
   private pending = "";
   private capturing = false;
   private started = false;
+  /** A leading <think> block passes as it is: calls are looked for after it. */
+  private thinking: "start" | "inside" | "after" = "start";
+  private head = "";
 
   constructor(private readonly syntax: ToolCallSyntax) {}
 
   /** The content of `text` that is safe to send now. */
   push(text: string): string {
+    if (this.thinking === "after") return this.filter(text);
+    this.head += text;
+    if (this.thinking === "start") {
+      const trimmed = this.head.trimStart();
+      if (trimmed.length < THINK_OPEN.length && THINK_OPEN.startsWith(trimmed)) return "";
+      if (!trimmed.startsWith(THINK_OPEN)) {
+        this.thinking = "after";
+        return this.filter(this.takeHead(this.head.length));
+      }
+      this.thinking = "inside";
+    }
+    const end = this.head.indexOf(THINK_CLOSE);
+    if (end < 0) return this.takeHead(this.head.length - partialSuffixLength(this.head, THINK_CLOSE));
+    this.thinking = "after";
+    const thought = this.takeHead(end + THINK_CLOSE.length);
+    return thought + this.filter(this.takeHead(this.head.length));
+  }
+
+  private takeHead(length: number): string {
+    const out = this.head.slice(0, length);
+    this.head = this.head.slice(length);
+    return out;
+  }
+
+  private filter(text: string): string {
     if (this.capturing) return "";
     this.pending += text;
     if (this.syntax === "json") {
@@ -216,8 +253,12 @@ export class ToolCallStreamFilter {
 
 /** How many characters at the end of `text` could begin an opening tag. */
 function partialTagLength(text: string): number {
-  for (let length = Math.min(OPEN_TAG.length - 1, text.length); length > 0; length--) {
-    if (OPEN_TAG.startsWith(text.slice(-length))) return length;
+  return partialSuffixLength(text, OPEN_TAG);
+}
+
+function partialSuffixLength(text: string, tag: string): number {
+  for (let length = Math.min(tag.length - 1, text.length); length > 0; length--) {
+    if (tag.startsWith(text.slice(-length))) return length;
   }
   return 0;
 }
