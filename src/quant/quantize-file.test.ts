@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -25,6 +25,24 @@ describe("quantizeFile", () => {
     assert.equal(events.at(-1)!.bytesDone, events.at(-1)!.bytesTotal);
     assert.equal(report.bytesIn, events.at(-1)!.bytesTotal);
     assert.equal(report.bytesOut, readGgufHeader(join(directory, "q.gguf")).tensors.reduce((sum, t) => sum + t.byteSize, 0));
+  });
+
+  it("stops when its signal fires mid-way, leaving no file and no partial", async () => {
+    const abort = new AbortController();
+    const output = join(directory, "stopped.gguf");
+    let events = 0;
+    await assert.rejects(
+      quantizeFile(model, output, {
+        preset: "Q8_0",
+        threads: 2,
+        signal: abort.signal,
+        onProgress: () => {
+          if (++events === 2) abort.abort();
+        },
+      }),
+    );
+    assert.ok(events >= 2);
+    assert.deepEqual(readdirSync(directory).filter((name) => name.includes("stopped")), []);
   });
 
   it("writes the same bytes with one thread and with several", async () => {

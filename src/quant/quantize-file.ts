@@ -53,6 +53,8 @@ export interface QuantizeFileOptions extends QuantizeOptions {
   /** Worker threads; default: one per core. */
   readonly threads?: number;
   readonly onProgress?: (progress: QuantizeProgress) => void;
+  /** Stops the work between chunks: the promise rejects, the workers stop, and no file is left. */
+  readonly signal?: AbortSignal;
 }
 
 export async function quantizeFile(input: string, output: string, options: QuantizeFileOptions): Promise<QuantizeReport> {
@@ -65,6 +67,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
   let bytesDone = 0;
   let plan: QuantizationPlan;
   try {
+    options.signal?.throwIfAborted();
     const header = readGgufHeader(input);
     plan = planQuantization(header, options);
     source = await open(input, "r");
@@ -76,6 +79,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
       shape: tensor.source.shape,
       data: () =>
         timed(tensor, reports, pipeline.chunks(index), (bytes) => {
+          options.signal?.throwIfAborted();
           bytesDone += bytes;
           options.onProgress?.({
             tensorIndex: index,

@@ -23,6 +23,8 @@ export interface CreateOptions {
   readonly pull?: PullOptions;
   readonly threads?: number;
   readonly onQuantizeProgress?: (progress: QuantizeProgress) => void;
+  /** Stops a quantization in progress (shutdown, a client that left). */
+  readonly signal?: AbortSignal;
 }
 
 export async function createModel(store: ModelStore, nameText: string, from: string, config: ModelConfig, options: CreateOptions = {}): Promise<Manifest> {
@@ -37,7 +39,7 @@ export async function createModel(store: ModelStore, nameText: string, from: str
   if (options.quantize) {
     const preset = presetByName(options.quantize).name;
     const partial = store.partialPath(`create-${base.hex}-${preset}`);
-    await quantizeFile(store.blobPath(base.hex), partial, { preset, threads: options.threads, onProgress: options.onQuantizeProgress });
+    await quantizeFile(store.blobPath(base.hex), partial, { preset, threads: options.threads, onProgress: options.onQuantizeProgress, signal: options.signal });
     hex = await sha256OfFile(partial);
     if (!store.hasBlob(hex, statSync(partial).size)) moveIntoPlace(partial, store.blobPath(hex));
     else rmSync(partial, { force: true });

@@ -39,6 +39,7 @@ async function createInStore(context: RequestContext, pool: ModelPool, store: Mo
     manifest = await createStoreModel(store, canonicalName(body.model), from, config, {
       ...(preset && { quantize: preset }),
       threads,
+      signal: context.signal,
       onQuantizeProgress: (progress) => {
         const percent = Math.floor((100 * progress.bytesDone) / Math.max(1, progress.bytesTotal));
         if (percent === lastPercent) return;
@@ -111,6 +112,7 @@ export async function createModel(context: RequestContext, pool: ModelPool, sett
     await quantizeFile(source.path, output, {
       preset,
       threads: settings.threads,
+      signal: context.signal,
       onProgress: (progress: QuantizeProgress) => {
         const percent = Math.floor((100 * progress.bytesDone) / Math.max(1, progress.bytesTotal));
         if (percent === lastPercent) return;
