@@ -420,3 +420,23 @@ describe("think", () => {
     assert.equal(on.prompt_eval_count, await countTokens(qwenPath, turn, { special: true, bos: false }));
   });
 });
+
+describe("think with a template that opens the think block", () => {
+  it("reads the whole reply as thinking until the model closes the block", async () => {
+    // A Jinja template (as a Modelfile's TEMPLATE) that starts the assistant's thinking in the prompt, as DeepSeek-R1's does.
+    const template = "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n<think>\n";
+    const opened = await startServer({ port: 0, models: [describeModelFile(qwenPath, "opened", { template })], load: { contextSize: CONTEXT } });
+    try {
+      const client = new Ollama({ host: opened.url });
+      const reply = await client.chat({ model: "opened", messages: [{ role: "user", content: "Hi" }], think: true, options: { num_predict: 6, temperature: 0 } });
+      // A random-weight model never writes </think>: everything it wrote is thinking.
+      assert.equal(reply.message.content, "");
+      assert.ok((reply.message.thinking ?? "").length > 0, JSON.stringify(reply.message));
+      const raw = await client.chat({ model: "opened", messages: [{ role: "user", content: "Hi" }], options: { num_predict: 6, temperature: 0 } });
+      assert.equal(raw.message.thinking, undefined, "without think the reply is left as written");
+      assert.equal(raw.message.content.trim(), reply.message.thinking!.trim());
+    } finally {
+      await opened.close();
+    }
+  });
+});

@@ -28,4 +28,4 @@ export {
   type ToolDefinition,
 } from "./tool-calls.js";
 export { type Speculation } from "./speculation.js";
-export { splitThinking, templateSupportsThinking, ThinkingSplitter } from "./thinking.js";
+export { promptOpensThinking, splitThinking, templateSupportsThinking, ThinkingSplitter } from "./thinking.js";

@@ -213,8 +213,9 @@ export class LoadedModel {
     return this.model.tokenize(text, options.special ?? false);
   }
 
-  detokenize(tokens: readonly Token[]): string {
-    return this.model.detokenize(tokens);
+  /** Tokens as text; with `special`, control tokens (<|im_start|>, <think> ...) are written out too. */
+  detokenize(tokens: readonly Token[], options: { special?: boolean } = {}): string {
+    return this.model.detokenize(tokens, options.special ?? false);
   }
 
   /** A plain-text prompt as tokens, with BOS in front when the model expects one. */

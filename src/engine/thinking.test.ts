@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { splitThinking, templateSupportsThinking, ThinkingSplitter } from "./thinking.js";
+import { promptOpensThinking, splitThinking, templateSupportsThinking, ThinkingSplitter } from "./thinking.js";
 
 describe("thinking", () => {
   it("splits a leading think block from the answer", () => {
@@ -18,6 +18,16 @@ describe("thinking", () => {
     assert.equal(out.map((part) => part.thinking).join("") + rest.thinking, "Let me see.");
     assert.equal(out.map((part) => part.content).join("") + rest.content, "It is 42.");
     assert.deepEqual(out[0], { thinking: "", content: "" }, "a possible opening tag is held back");
+  });
+
+  it("starts inside the block when the prompt opened it (the reply only closes it)", () => {
+    assert.equal(promptOpensThinking("<|im_start|>assistant\n<think>\n"), true);
+    assert.equal(promptOpensThinking("<|im_start|>assistant\n"), false);
+    assert.deepEqual(splitThinking("The user says hi.\n</think>\n\nHello!", true), { thinking: "The user says hi.", content: "Hello!" });
+    const splitter = new ThinkingSplitter(true);
+    const parts = ["Hm", "m.</thi", "nk>\nHi"].map((piece) => splitter.push(piece));
+    assert.equal(parts.map((part) => part.thinking).join(""), "Hmm.");
+    assert.equal(parts.map((part) => part.content).join("") + splitter.finish().content, "Hi");
   });
 
   it("knows templates with a thinking switch or think blocks", () => {

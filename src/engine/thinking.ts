@@ -11,9 +11,17 @@ export function templateSupportsThinking(templateSource: string | undefined): bo
   return templateSource !== undefined && (templateSource.includes("enable_thinking") || templateSource.includes(OPEN));
 }
 
-/** Splits a whole reply: the text of a leading think block, and the rest. */
-export function splitThinking(text: string): { thinking: string; content: string } {
-  const splitter = new ThinkingSplitter();
+/** Whether a prompt ends inside an opened think block (templates that start the model's thinking for it). */
+export function promptOpensThinking(promptTail: string): boolean {
+  return promptTail.trimEnd().endsWith(OPEN);
+}
+
+/**
+ * Splits a whole reply: the text of a leading think block, and the rest. `startInside`: the prompt
+ * opened the block, so the reply begins inside it and only closes it.
+ */
+export function splitThinking(text: string, startInside = false): { thinking: string; content: string } {
+  const splitter = new ThinkingSplitter(startInside);
   const first = splitter.push(text);
   const last = splitter.finish();
   return { thinking: (first.thinking + last.thinking).trim(), content: (first.content + last.content).replace(/^\s+/, "") };
@@ -21,8 +29,13 @@ export function splitThinking(text: string): { thinking: string; content: string
 
 /** Splits a streamed reply piece by piece; tags cut across pieces are held back until they are whole. */
 export class ThinkingSplitter {
-  private state: "start" | "thinking" | "afterThinking" | "answer" = "start";
+  private state: "start" | "thinking" | "afterThinking" | "answer";
   private pending = "";
+
+  /** `startInside`: the prompt opened the think block; the reply starts in it. */
+  constructor(startInside = false) {
+    this.state = startInside ? "thinking" : "start";
+  }
 
   push(text: string): { thinking: string; content: string } {
     this.pending += text;

@@ -9,6 +9,7 @@ import {
   type GenerateResult,
   type LoadedModel,
   type OutputGrammar,
+  promptOpensThinking,
   splitThinking,
   templateSupportsThinking,
   ThinkingSplitter,
@@ -291,9 +292,11 @@ async function respond(context: RequestContext, model: LoadedModel, request: Gen
   await engineCallAsync(() => model.prepare(request));
   // Ollama puts log probabilities beside the reply: all of them in a single answer, a piece's in each streamed line.
   const withLogprobs = (line: object, logprobs: readonly TokenLogprob[] | undefined): object => (logprobs ? { ...line, logprobs: ollamaLogprobs(logprobs) } : line);
+  // Some templates open the think block in the prompt: the reply then starts inside it.
+  const opened = think && promptOpensThinking(model.detokenize(request.prompt.slice(-8), { special: true }));
   if (!stream) {
     const reply = await generateToolReply(model, request, chat, context);
-    const { thinking, content } = think ? splitThinking(reply.content) : { thinking: "", content: reply.content };
+    const { thinking, content } = think ? splitThinking(reply.content, opened) : { thinking: "", content: reply.content };
     sendJson(context.response, 200, withLogprobs(shape.done(reply.result, content, reply.calls, thinking), reply.result.logprobs));
     return;
   }
@@ -302,7 +305,7 @@ async function respond(context: RequestContext, model: LoadedModel, request: Gen
   const send = (line: object): void => {
     if (!response.writableEnded && !response.destroyed) response.write(`${JSON.stringify(line)}\n`);
   };
-  const splitter = think ? new ThinkingSplitter() : undefined;
+  const splitter = think ? new ThinkingSplitter(opened) : undefined;
   const sendPiece = (text: string, logprobs?: readonly TokenLogprob[]): void => {
     const { thinking, content } = splitter ? splitter.push(text) : { thinking: "", content: text };
     if (thinking || content || logprobs?.length) send(withLogprobs(shape.piece(content, thinking), logprobs));
