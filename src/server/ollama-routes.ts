@@ -16,7 +16,6 @@ import {
   type TokenLogprob,
   type ToolCall,
   type ToolChat,
-  type ToolChoice,
 } from "../engine/index.js";
 import type { ChatMessage } from "../engine/index.js";
 import { ApiError, badRequest, notImplemented } from "./api-error.js";
@@ -27,7 +26,7 @@ import { type CreateSettings, createModel } from "./ollama-create.js";
 import { pullModel, type PullSettings } from "./ollama-pull.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
 import { ModelDescriptions } from "./ollama-models.js";
-import { generateToolReply, toolChatPrompt, WITHOUT_TOOLS } from "./tool-reply.js";
+import { generateToolReply, toolChatPrompt, toolRequestOf, WITHOUT_TOOLS } from "./tool-reply.js";
 import { configuredTemplate, withConfiguredMessages, withConfiguredOptions } from "./model-defaults.js";
 import type { ModelConfig } from "../registry/index.js";
 import {
@@ -191,14 +190,14 @@ async function chatRoute(context: RequestContext, pool: ModelPool): Promise<void
     async (model) => {
       const loaded = performance.now();
       const settings = generationSettings(withConfiguredOptions(served.config, body.options), body.format, context);
-      const tools = (body.tools ?? []).map(({ function: fn }) => ({ name: fn.name, ...(fn.description != null && { description: fn.description }), ...(fn.parameters != null && { parameters: fn.parameters }) }));
+      const { tools, choice } = toolRequestOf(body.tools, body.tool_choice);
       const template = configuredTemplate(model, served.config);
       const thinking = thinkingOf(body.think, template, body.model);
       const { chat, tokens, stop } = toolChatPrompt(
         model,
         withConfiguredMessages(served.config, toChatMessages(messages)),
         tools,
-        toolChoiceOf(body.tool_choice, tools.length),
+        choice,
         template,
         thinking.variables,
       );
@@ -338,11 +337,6 @@ function thinkingOf(think: GenerateRequestBody["think"], template: ChatTemplate,
 /** The engine's logprobs setting for a request: alternatives per token, when logprobs are asked for. */
 function logprobsOf(body: GenerateRequestBody | ChatRequestBody): { logprobs?: number } {
   return body.logprobs ? { logprobs: body.top_logprobs ?? 0 } : {};
-}
-
-function toolChoiceOf(given: ChatRequestBody["tool_choice"], toolCount: number): ToolChoice {
-  if (given == null) return toolCount > 0 ? "auto" : "none";
-  return typeof given === "string" ? given : { name: given.function.name };
 }
 
 /** Ollama's tool_calls: arguments as an object. */

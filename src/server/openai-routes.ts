@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, TokenLogprob, ToolCall, ToolChoice, ToolDefinition } from "../engine/index.js";
+import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, TokenLogprob, ToolCall } from "../engine/index.js";
 import { ApiError, badRequest, modelNotFound } from "./api-error.js";
 import { engineCallAsync, generate, withModel } from "./generation.js";
 import { type RequestContext, type Route, sendJson } from "./http.js";
 import { openAiChatLogprobs, openAiCompletionLogprobs } from "./logprobs-wire.js";
 import type { ModelPool, ServedModel } from "./model-pool.js";
-import { generateToolReply, type ToolReply, toolChatPrompt } from "./tool-reply.js";
+import { generateToolReply, type ToolReply, toolChatPrompt, toolRequestOf } from "./tool-reply.js";
 import { configuredTemplate, withConfiguredMessages, withConfiguredOpenAiFields } from "./model-defaults.js";
 import type { ModelConfig } from "../registry/index.js";
 import {
@@ -105,13 +105,6 @@ function parseArguments(text: string): unknown {
   }
 }
 
-function toolsOf(body: ChatCompletionRequest): { tools: ToolDefinition[]; choice: ToolChoice } {
-  const tools = (body.tools ?? []).map(({ function: fn }) => ({ name: fn.name, ...(fn.description != null && { description: fn.description }), ...(fn.parameters != null && { parameters: fn.parameters }) }));
-  const given = body.tool_choice;
-  const choice: ToolChoice = given == null ? (tools.length > 0 ? "auto" : "none") : typeof given === "string" ? given : { name: given.function.name };
-  return { tools, choice };
-}
-
 /** OpenAI's tool_calls: ids made here, arguments as a JSON string. */
 function openAiToolCalls(calls: readonly ToolCall[]): Array<{ id: string; type: "function"; function: { name: string; arguments: string } }> {
   return calls.map((call) => ({ id: `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`, type: "function", function: { name: call.name, arguments: JSON.stringify(call.arguments) } }));
@@ -127,7 +120,7 @@ async function chatCompletion(context: RequestContext, pool: ModelPool): Promise
 async function answerChat(context: RequestContext, body: ChatCompletionRequest, model: LoadedModel, config: ModelConfig | undefined): Promise<void> {
   const settings = generationSettings(body, body.max_completion_tokens ?? body.max_tokens);
   if (body.top_logprobs != null && !body.logprobs) throw badRequest("top_logprobs needs logprobs: true", "top_logprobs");
-  const { tools, choice } = toolsOf(body);
+  const { tools, choice } = toolRequestOf(body.tools, body.tool_choice);
   const { chat, tokens, stop } = toolChatPrompt(model, withConfiguredMessages(config, toChatMessages(body)), tools, choice, configuredTemplate(model, config));
   const format = body.response_format;
   if (chat.forced && format && format.type !== "text") throw badRequest("response_format cannot be combined with a required tool call (tool_choice)", "response_format");

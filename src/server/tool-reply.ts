@@ -4,9 +4,11 @@
  */
 import { type GenerateRequest, type GenerateResult, type LoadedModel, type TokenLogprob, type ToolCall, type ToolChat, type ToolChoice, type ToolDefinition, parseToolCalls, prepareToolChat, ToolCallStreamFilter } from "../engine/index.js";
 import type { ChatMessage, ChatTemplate } from "../engine/index.js";
+import type { z } from "zod";
 import { badRequest } from "./api-error.js";
 import { engineCall, generate } from "./generation.js";
 import type { RequestContext } from "./http.js";
+import type { functionTool, toolChoice } from "./openai-wire.js";
 
 /** A chat without tools (and plain generation): the reply is all content. */
 export const WITHOUT_TOOLS: ToolChat = { messages: [], variables: {}, assistantPrefix: "", forced: false, toolNames: [] };
@@ -35,6 +37,16 @@ export function toolChatPrompt(
   const chat = prepareToolChat(template.source, messages, tools, choice);
   const prompt = engineCall(() => model.promptFromChat(chat.messages, { ...variables, ...chat.variables }, chat.assistantPrefix, template));
   return { chat, ...prompt };
+}
+
+/** The tools and tool choice of a request, as both APIs send them (Ollama's choice is slmkit's extension). */
+export function toolRequestOf(
+  tools: ReadonlyArray<z.infer<typeof functionTool>> | null | undefined,
+  choice: z.infer<typeof toolChoice> | null | undefined,
+): { tools: ToolDefinition[]; choice: ToolChoice } {
+  const definitions = (tools ?? []).map(({ function: fn }) => ({ name: fn.name, ...(fn.description != null && { description: fn.description }), ...(fn.parameters != null && { parameters: fn.parameters }) }));
+  const chosen: ToolChoice = choice == null ? (definitions.length > 0 ? "auto" : "none") : typeof choice === "string" ? choice : { name: choice.function.name };
+  return { tools: definitions, choice: chosen };
 }
 
 /** Receives content as it is final, with its tokens' log probabilities when the request asked. */
