@@ -10,6 +10,9 @@ import { installSignalHandlers } from "./interrupt.js";
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   inspect: async () => (await import("./commands/inspect.js")).inspectCommand,
   fit: async () => (await import("./commands/fit.js")).fitCommand,
+  footprint: async () => (await import("./commands/footprint.js")).footprintCommand,
+  compare: async () => (await import("./commands/compare.js")).compareCommand,
+  recommend: async () => (await import("./commands/recommend.js")).recommendCommand,
   catalog: async () => (await import("./commands/catalog.js")).catalogCommand,
   pull: async () => (await import("./commands/pull.js")).pullCommand,
   add: async () => (await import("./commands/store.js")).addCommand,

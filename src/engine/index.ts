@@ -14,7 +14,7 @@ export {
   type TokenAlternative,
   type TokenLogprob,
 } from "./model.js";
-export { type Backend, getRuntime } from "./runtime.js";
+export { type Backend, getRuntime, gpuState, type GpuState } from "./runtime.js";
 export { DEFAULT_SAMPLING, SAMPLING_LIMITS, type SamplingOptions, checkSampling } from "./sampling.js";
 export {
   parseToolCalls,

@@ -62,3 +62,21 @@ function backendFromEnvironment(): Backend {
   }
   return value as Backend;
 }
+
+export interface GpuState {
+  /** The GPU backend node-llama-cpp loaded (cuda, vulkan, metal), or false for CPU only. */
+  readonly backend: string | false;
+  readonly devices: readonly string[];
+  readonly vramTotalBytes: number;
+  readonly vramFreeBytes: number;
+  /** Memory shared by CPU and GPU (Apple Silicon): VRAM and RAM are one. */
+  readonly unifiedBytes: number;
+}
+
+/** The GPUs the runtime found (none on a CPU-only machine). Loads the runtime. */
+export async function gpuState(options: RuntimeOptions = {}): Promise<GpuState> {
+  const llama = await getRuntime(options);
+  if (llama.gpu === false) return { backend: false, devices: [], vramTotalBytes: 0, vramFreeBytes: 0, unifiedBytes: 0 };
+  const vram = await llama.getVramState();
+  return { backend: llama.gpu, devices: await llama.getGpuDeviceNames(), vramTotalBytes: vram.total, vramFreeBytes: vram.free, unifiedBytes: vram.unifiedSize };
+}

@@ -2,8 +2,9 @@
  * The device a model would run on: memory (total and available), cores, CPU features. GPUs come
  * from node-llama-cpp when asked (loading it takes a moment).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statfsSync } from "node:fs";
 import { availableParallelism, cpus, freemem, totalmem } from "node:os";
+import { dirname } from "node:path";
 
 export interface DeviceProfile {
   readonly totalMemoryBytes: number;
@@ -28,8 +29,13 @@ export function deviceProfile(): DeviceProfile {
 }
 
 function memAvailable(): number | undefined {
+  return procKilobytes("/proc/meminfo", "MemAvailable");
+}
+
+/** A "<key>: N kB" line of a /proc file, in bytes (undefined off Linux). */
+export function procKilobytes(file: string, key: string): number | undefined {
   try {
-    const kib = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];
+    const kib = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(readFileSync(file, "utf8"))?.[1];
     return kib === undefined ? undefined : Number(kib) * 1024;
   } catch {
     return undefined;
@@ -42,5 +48,20 @@ function cpuFeatures(): string[] {
     return FEATURES.filter((feature) => flags.has(feature));
   } catch {
     return [];
+  }
+}
+
+/** Free space on the file system holding `path` (or its nearest existing parent), for the user. */
+export function freeDiskBytes(path: string): number | undefined {
+  let directory = path;
+  for (;;) {
+    try {
+      const stats = statfsSync(directory);
+      return stats.bavail * stats.bsize;
+    } catch {
+      const parent = dirname(directory);
+      if (parent === directory) return undefined;
+      directory = parent;
+    }
   }
 }

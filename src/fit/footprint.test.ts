@@ -40,8 +40,19 @@ describe("footprint", () => {
     assert.equal(kvCacheBytes(shape, 4096, "f16"), 2 * 2 * (64 + 64) * 4096 * 2);
     assert.equal(kvCacheBytes(shape, 4096, "q8_0"), (2 * 2 * 128 * 4096 * 34) / 32);
     assert.equal(kvCacheBytes(shape, 4096, "q4_0"), (2 * 2 * 128 * 4096 * 18) / 32);
-    const total = footprint(shape, 1000, 2048, "f16", 500);
+    const total = footprint(shape, { weightsBytes: 1000, contextTokens: 2048, acceleratorCopyBytes: 500 });
     assert.equal(total.totalBytes, total.weightsBytes + total.acceleratorCopyBytes + total.kvCacheBytes + total.computeBytes + total.runtimeBytes);
+  });
+
+  it("counts the compute buffer a run touches by its largest prompt batch, and reports what is reserved", () => {
+    const shape = attentionShapeOf(readGgufHeader(sources[1]!));
+    const short = footprint(shape, { weightsBytes: 0, contextTokens: 2048, batchTokens: 5 });
+    const full = footprint(shape, { weightsBytes: 0, contextTokens: 2048 });
+    assert.equal(full.computeBytes - short.computeBytes, (512 - 5) * (shape.feedForwardWidth + shape.embeddingWidth) * 12);
+    assert.equal(full.computeReservedBytes, short.computeReservedBytes);
+    assert.ok(full.computeReservedBytes > full.computeBytes, "the reserved logits of a micro-batch are never all written");
+    // A batch larger than the micro-batch or the context is evaluated in pieces of at most that.
+    assert.equal(footprint(shape, { weightsBytes: 0, contextTokens: 64, batchTokens: 4096 }).computeBytes, 64 * (shape.feedForwardWidth + shape.embeddingWidth) * 12 + shape.vocabularySize * 4);
   });
 
   it("counts an AMX copy only on CPUs with AMX, and only of the types its kernels take", () => {

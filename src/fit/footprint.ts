@@ -3,8 +3,8 @@
  * the quantizer's own plan, so the bytes agree with the file `slmkit quantize` writes), the KV cache
  * for a context, and the runtime's compute buffers and own allocations.
  *
- * Weights and KV cache are exact. The compute buffer and runtime figures are first estimates, to be
- * calibrated against measured RSS (issue 6): they are labelled so in the output.
+ * Weights and KV cache are exact. The compute buffer and the runtime are models fitted to measured
+ * peak RSS (BENCHMARKS.md, "Fit"), said so where they are defined.
  */
 import { type GgufHeader, tensorByteSize } from "../gguf/index.js";
 import { planQuantization } from "../quant/index.js";
@@ -29,7 +29,10 @@ export interface Footprint {
   /** Weights copied into an accelerator's layout (AMX) beside the mapped file. */
   readonly acceleratorCopyBytes: number;
   readonly kvCacheBytes: number;
+  /** The part of the compute buffer a run writes (resident on the CPU). */
   readonly computeBytes: number;
+  /** The whole compute buffer llama.cpp reserves (what a GPU must hold). */
+  readonly computeReservedBytes: number;
   readonly runtimeBytes: number;
   readonly totalBytes: number;
 }
@@ -48,20 +51,67 @@ export function kvCacheBytes(shape: AttentionShape, contextTokens: number, cache
   return Math.ceil((perToken * contextTokens) / block) * bytes;
 }
 
-/** llama.cpp's default micro-batch: the compute buffer holds activations for this many tokens. */
-const MICRO_BATCH = 512;
+/** llama.cpp's default micro-batch: the most prompt tokens evaluated in one step. */
+export const MICRO_BATCH = 512;
 
 /**
- * The compute buffer llama.cpp reserves: logits for a whole micro-batch (vocabulary × 512 × 4 bytes:
- * the largest part for small models with large vocabularies), activations of the widest layer, and a
- * little more. Within 3% of the "compute buffer size" llama.cpp logs for the models in BENCHMARKS.md.
+ * The compute buffer llama.cpp reserves (and a GPU must hold): logits for a whole micro-batch
+ * (vocabulary × 512 × 4 bytes, the largest part for small models with large vocabularies),
+ * activations of the widest layer, and a little more; for small vocabularies the activations of a
+ * full batch. Within 3% of the "compute buffer size" llama.cpp logs for the models in BENCHMARKS.md.
  */
-export function computeBytes(shape: AttentionShape, contextTokens: number): number {
+export function computeReservedBytes(shape: AttentionShape, contextTokens: number): number {
   const tokens = Math.min(MICRO_BATCH, contextTokens);
-  const logits = shape.vocabularySize * tokens * 4;
-  const activations = tokens * (shape.feedForwardWidth + shape.embeddingWidth) * 2;
-  return logits + activations + 2 * 1024 * 1024;
+  const logits = shape.vocabularySize * tokens * 4 + tokens * (shape.feedForwardWidth + shape.embeddingWidth) * 2;
+  // With a small vocabulary the activations, not the logits, are the largest set alive at once.
+  return Math.max(logits, activationBytes(shape, tokens)) + 2 * 1024 * 1024;
 }
+
+/** Activations written for a batch of `tokens`: about 12 bytes per token per feed-forward and embedding width (measured, below). */
+function activationBytes(shape: AttentionShape, tokens: number): number {
+  return tokens * (shape.feedForwardWidth + shape.embeddingWidth) * 12;
+}
+
+/**
+ * The part of the compute buffer a run touches on the CPU, where untouched pages take no memory.
+ * llama.cpp computes logits only for the rows it outputs (one per sequence when generating), so
+ * the reserved logits are never written; what is written are the activations of the largest batch
+ * of prompt tokens: about 12 bytes per token per feed-forward and embedding width (measured: a
+ * 512-token batch raised peak RSS by 18.7 MiB on a 768/2048-wide model and 24.6 MiB on a
+ * 1024/3072-wide one, BENCHMARKS.md), plus one row of logits.
+ */
+export function computeResidentBytes(shape: AttentionShape, batchTokens: number): number {
+  return activationBytes(shape, batchTokens) + shape.vocabularySize * 4;
+}
+
+/**
+ * The process around the model: Node.js, node-llama-cpp and llama.cpp, and the vocabulary's tables in
+ * llama.cpp and in node-llama-cpp's parsed metadata. Measured (bench/fit.ts, "Runtime"): peak RSS of
+ * `slmkit run` minus weights and KV cache on one-layer models that differ only in vocabulary size,
+ * averaged over two runs. It is not a straight line (the first 32k tokens cost ~1 KiB each, later
+ * ones ~0.6 KiB), so it is interpolated between the measured sizes and extended with the last slope.
+ */
+export function runtimeBytes(shape: AttentionShape): number {
+  const tokens = shape.vocabularySize;
+  const mib = 1024 * 1024;
+  const points = RUNTIME_BY_VOCABULARY;
+  if (tokens <= points[0]![0]) return Math.round(points[0]![1] * mib);
+  for (let index = 1; index < points.length; index++) {
+    const [x1, y1] = points[index]!;
+    const [x0, y0] = points[index - 1]!;
+    if (tokens <= x1 || index === points.length - 1) return Math.round((y0 + ((tokens - x0) * (y1 - y0)) / (x1 - x0)) * mib);
+  }
+  return Math.round(points.at(-1)![1] * mib);
+}
+/** [vocabulary size, MiB]. */
+const RUNTIME_BY_VOCABULARY: ReadonlyArray<readonly [number, number]> = [
+  [512, 105.4],
+  [32000, 137.3],
+  [64000, 148.9],
+  [128000, 190.9],
+  [151936, 199.5],
+  [256000, 260.0],
+];
 
 /**
  * On CPUs with AMX (Intel Sapphire Rapids and later), node-llama-cpp's CPU build copies the weights
@@ -82,19 +132,34 @@ export function acceleratorCopyBytes(header: GgufHeader, cpuFeatures: readonly s
   return Math.round(bytes);
 }
 
-/** The process itself: Node.js, node-llama-cpp and llama.cpp before a model (stories260K's peak RSS minus its model, BENCHMARKS.md). */
-export const RUNTIME_BYTES = 100 * 1024 * 1024;
+export interface FootprintOptions {
+  readonly weightsBytes: number;
+  readonly contextTokens: number;
+  readonly cacheType?: CacheType;
+  readonly acceleratorCopyBytes?: number;
+  /** The largest batch of prompt tokens evaluated at once (default: a full micro-batch, any prompt). */
+  readonly batchTokens?: number;
+}
 
-export function footprint(shape: AttentionShape, weights: number, contextTokens: number, cacheType: CacheType = "f16", acceleratorCopy = 0): Footprint {
+/**
+ * Resident memory of a run on the CPU: weights (mapped from the file; every page is read), the
+ * accelerator copy, the KV cache (cleared at creation, so all resident), the touched compute buffer
+ * and the runtime. `computeReservedBytes` is reported beside it: what a GPU would have to hold.
+ */
+export function footprint(shape: AttentionShape, options: FootprintOptions): Footprint {
+  const { weightsBytes: weights, contextTokens, cacheType = "f16", acceleratorCopyBytes: copy = 0 } = options;
+  const batch = Math.min(options.batchTokens ?? MICRO_BATCH, MICRO_BATCH, contextTokens);
   const kvCache = kvCacheBytes(shape, contextTokens, cacheType);
-  const compute = computeBytes(shape, contextTokens);
+  const compute = computeResidentBytes(shape, batch);
+  const runtime = runtimeBytes(shape);
   return {
     weightsBytes: weights,
-    acceleratorCopyBytes: acceleratorCopy,
+    acceleratorCopyBytes: copy,
     kvCacheBytes: kvCache,
     computeBytes: compute,
-    runtimeBytes: RUNTIME_BYTES,
-    totalBytes: weights + acceleratorCopy + kvCache + compute + RUNTIME_BYTES,
+    computeReservedBytes: computeReservedBytes(shape, contextTokens),
+    runtimeBytes: runtime,
+    totalBytes: weights + copy + kvCache + compute + runtime,
   };
 }
 

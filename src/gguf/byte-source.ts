@@ -10,6 +10,8 @@ export interface ByteSource {
   readonly size: number;
   /** Names the source in error messages (a path or URL). */
   readonly name: string;
+  /** Bytes from the start actually held, when less than `size` (a prefix of a remote file). */
+  readonly available?: number;
   /** Exactly `length` bytes at `offset`; the caller has checked the range lies inside `size`. */
   read(offset: number, length: number): Uint8Array;
   close(): void;
@@ -70,6 +72,37 @@ export class BufferByteSource implements ByteSource {
 
   read(offset: number, length: number): Uint8Array {
     return this.bytes.subarray(offset, offset + length);
+  }
+
+  close(): void {}
+}
+
+/** Thrown by a PrefixByteSource asked for bytes beyond its prefix: fetch at least `needed` bytes and parse again. */
+export class PrefixExhausted extends Error {
+  override readonly name = "PrefixExhausted";
+  constructor(readonly needed: number) {
+    super(`the header reaches beyond the first bytes fetched (needs ${needed})`);
+  }
+}
+
+/**
+ * The first bytes of a larger file (a remote GGUF fetched with a Range request): reports the whole
+ * file's size, so tensor extents are checked against it, and throws PrefixExhausted past the prefix.
+ */
+export class PrefixByteSource implements ByteSource {
+  readonly available: number;
+
+  constructor(
+    private readonly prefix: Uint8Array,
+    readonly size: number,
+    readonly name: string,
+  ) {
+    this.available = prefix.length;
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    if (offset + length > this.prefix.length) throw new PrefixExhausted(offset + length);
+    return this.prefix.subarray(offset, offset + length);
   }
 
   close(): void {}

@@ -33,7 +33,10 @@ export class Cursor {
     }
     let offset = this.position - this.windowStart;
     if (offset < 0 || offset + length > this.window.length) {
-      const windowLength = Math.min(Math.max(length, WINDOW_BYTES), this.remaining);
+      // A source holding only the first part of a file (a remote prefix) is read no further than it
+      // holds unless a value itself reaches further.
+      const held = this.source.available === undefined ? this.remaining : Math.max(length, this.source.available - this.position);
+      const windowLength = Math.min(Math.max(length, WINDOW_BYTES), this.remaining, held);
       const bytes = this.source.read(this.position, windowLength);
       this.window = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       this.windowStart = this.position;

@@ -1,5 +1,5 @@
 // The GGUF stage: reading, validating and writing GGUF files. Uses nothing else of slmkit's.
-export { type ByteSource, BufferByteSource, FileByteSource } from "./byte-source.js";
+export { type ByteSource, BufferByteSource, FileByteSource, PrefixByteSource, PrefixExhausted } from "./byte-source.js";
 export { GgufError, type GgufErrorCode } from "./errors.js";
 export {
   GgufMetadata,

@@ -4,6 +4,7 @@
  * it; with no quantization asked, it picks the best one that fits this device's free memory with
  * room for a 4k context, by a simple rule (the fit stage will refine it).
  */
+import type { PublishedShapes } from "../synth/index.js";
 import { freemem } from "node:os";
 import catalogData from "./catalog.json" with { type: "json" };
 import { RegistryError } from "./errors.js";
@@ -17,17 +18,7 @@ export interface CatalogModel {
   readonly license: string;
   readonly gated: boolean;
   readonly contextLength: number;
-  readonly architecture: {
-    readonly arch: string;
-    readonly layers: number;
-    readonly embeddingWidth: number;
-    readonly feedForwardWidth: number;
-    readonly heads: number;
-    readonly kvHeads: number;
-    readonly headDim: number;
-    readonly vocabularySize: number;
-    readonly tiedEmbeddings: boolean;
-  };
+  readonly architecture: PublishedShapes;
   readonly sourceRepo: string;
   readonly gguf: ReadonlyArray<{ readonly repo: string; readonly files: Readonly<Record<string, string>> }>;
 }
@@ -73,6 +64,12 @@ export function estimateBytes(model: CatalogModel, bitsPerWeight: number, contex
   return Math.round((weights + kvCache) * 1.1);
 }
 
+/**
+ * Bytes a quantization of a model takes with a context, from a better source than the average bits
+ * per weight (slmkit fit's footprint from the shapes); undefined where it has no answer.
+ */
+export type QuantSize = (model: CatalogModel, quant: string, contextTokens: number) => number | undefined;
+
 export interface QuantChoice {
   readonly quant: string;
   readonly repo: string;
@@ -102,13 +99,14 @@ export function fileFor(model: CatalogModel, quant: string): { repo: string; fil
  * The quantization to pull: the one asked for, or the most faithful whose estimate fits in 80% of
  * `freeBytes`; when none fits, the smallest, with a reason that says so.
  */
-export function chooseQuant(model: CatalogModel, asked?: string, freeBytes = freemem()): QuantChoice {
+export function chooseQuant(model: CatalogModel, asked?: string, freeBytes = freemem(), sizeOf?: QuantSize): QuantChoice {
   const bits = new Map(QUALITY_ORDER);
+  const estimate = (quant: string): number => sizeOf?.(model, quant, CHOICE_CONTEXT) ?? estimateBytes(model, bits.get(quant) ?? 8);
   const available = availableQuants(model);
   if (asked !== undefined) {
     const found = fileFor(model, asked);
     if (!found) throw new RegistryError("NOT_FOUND", `${model.id} has no ${asked.toUpperCase()} file in the catalog; it has ${available.join(", ")}`);
-    const estimatedBytes = estimateBytes(model, bits.get(asked.toUpperCase()) ?? 8);
+    const estimatedBytes = estimate(asked.toUpperCase());
     return { quant: asked.toUpperCase(), ...found, estimatedBytes, reason: `${asked.toUpperCase()} as asked (about ${gib(estimatedBytes)} with a ${CHOICE_CONTEXT}-token context)` };
   }
   if (available.length === 0) throw new RegistryError("NOT_FOUND", `${model.id} has no GGUF file in the catalog`);
@@ -116,7 +114,7 @@ export function chooseQuant(model: CatalogModel, asked?: string, freeBytes = fre
   // Unquantized files are pulled only when asked: Q8_0 is near-original at half their size.
   const candidates = available.filter((quant) => quant !== "F16" && quant !== "BF16");
   for (const quant of candidates.length > 0 ? candidates : available) {
-    const estimatedBytes = estimateBytes(model, bits.get(quant)!);
+    const estimatedBytes = estimate(quant);
     if (estimatedBytes <= budget) {
       const better = candidates.slice(0, candidates.indexOf(quant));
       const why = better.length > 0 ? `; ${better.join(", ")} would need more` : " (the most faithful available)";
@@ -124,7 +122,7 @@ export function chooseQuant(model: CatalogModel, asked?: string, freeBytes = fre
     }
   }
   const smallest = available.at(-1)!;
-  const estimatedBytes = estimateBytes(model, bits.get(smallest)!);
+  const estimatedBytes = estimate(smallest);
   return { quant: smallest, ...fileFor(model, smallest)!, estimatedBytes, reason: `${smallest}, the smallest: even it (about ${gib(estimatedBytes)}) exceeds 80% of the ${gib(freeBytes)} free; it may not run well here` };
 }
 

@@ -11,7 +11,7 @@ import { download } from "./download.js";
 import { RegistryError } from "./errors.js";
 import { moveIntoPlace } from "./atomic-file.js";
 import { formatModelName, parseModelName } from "./names.js";
-import { CATALOG, chooseQuant, findCatalogModel } from "./catalog.js";
+import { CATALOG, chooseQuant, findCatalogModel, type QuantSize } from "./catalog.js";
 import { filesForQuant, type ModelRef, parseModelRef } from "./refs.js";
 import { type Manifest, MANIFEST_VERSION, type ModelStore, nameFromFile } from "./store.js";
 
@@ -32,6 +32,8 @@ export interface PullOptions {
   readonly name?: string;
   /** For a catalog alias: the quantization to pull (default: the best that fits this device). */
   readonly quant?: string;
+  /** How big each quantization of a catalog model is when running (default: from average bits per weight). */
+  readonly quantSize?: QuantSize;
   /** Forbid the network: only models already in the store. */
   readonly offline?: boolean;
   /** A Hugging Face token (HF_TOKEN) for gated repositories. */
@@ -47,7 +49,7 @@ export function hubEndpoint(environment: NodeJS.ProcessEnv = process.env): strin
   return (environment.SLMKIT_HF_ENDPOINT || environment.HF_ENDPOINT || DEFAULT_HF_ENDPOINT).replace(/\/+$/, "");
 }
 
-interface RemoteFile {
+export interface RemoteFile {
   readonly url: string;
   readonly file: string;
   /** The path in the Hub repo (for Hub files). */
@@ -63,7 +65,7 @@ export async function pull(store: ModelStore, given: string, options: PullOption
   let refText = given;
   let aliasName: string | undefined;
   if (alias) {
-    const choice = chooseQuant(alias, options.quant);
+    const choice = chooseQuant(alias, options.quant, undefined, options.quantSize);
     options.onEvent?.({ type: "chosen", model: alias.id, quant: choice.quant, reason: choice.reason });
     refText = `hf:${choice.repo}/${choice.file}`;
     aliasName = `${alias.id}-${choice.quant.toLowerCase()}`;
@@ -206,7 +208,7 @@ function stem(file: string): string {
   return basename(file).replace(/\.gguf$/i, "");
 }
 
-async function resolveRemote(ref: ModelRef, endpoint: string, options: PullOptions): Promise<RemoteFile> {
+export async function resolveRemote(ref: ModelRef, endpoint: string, options: PullOptions): Promise<RemoteFile> {
   if (ref.kind === "url") {
     // A URL on the Hub itself gets the token, as an hf: ref would.
     const onHub = new URL(ref.url).origin === new URL(endpoint).origin;

@@ -4,7 +4,7 @@
  * the fit stage's footprint. Loaded models then report their real use.
  */
 import { existsSync, statSync } from "node:fs";
-import { attentionShapeOf, footprint } from "../fit/index.js";
+import { acceleratorCopyBytes, attentionShapeOf, deviceProfile, footprint } from "../fit/index.js";
 import { readGgufHeader } from "../gguf/index.js";
 
 const DEFAULT_CONTEXT = 4096;
@@ -14,7 +14,10 @@ export function estimateResidentBytes(path: string, options: { contextSize?: num
   const shape = attentionShapeOf(header);
   const trained = header.metadata.number(`${header.metadata.string("general.architecture") ?? ""}.context_length`);
   const context = (options.contextSize ?? Math.min(trained ?? DEFAULT_CONTEXT, DEFAULT_CONTEXT)) * (options.parallel ?? 1);
-  return footprint(shape, weightsOnDisk(path, header.tensors.reduce((sum, tensor) => sum + tensor.byteSize, 0)), context).totalBytes;
+  const weights = weightsOnDisk(path, header.tensors.reduce((sum, tensor) => sum + tensor.byteSize, 0));
+  // The accelerator copy is counted for the first part's tensors (all of them for an unsplit model).
+  const copy = acceleratorCopyBytes(header, deviceProfile().cpuFeatures);
+  return footprint(shape, { weightsBytes: weights, contextTokens: context, acceleratorCopyBytes: copy }).totalBytes;
 }
 
 /** A split model's first part holds only some tensors: count the other parts' files as weights too. */

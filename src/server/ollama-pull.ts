@@ -4,6 +4,7 @@
  * (`hf:...`, `https://...`). The model goes into the store under the name the client gave and is
  * served at once. Progress streams as Ollama's status lines.
  */
+import { publishedQuantBytes } from "../fit/index.js";
 import { canonicalName, type ModelStore, pull, type PullEvent, RegistryError } from "../registry/index.js";
 import { ApiError, badRequest } from "./api-error.js";
 import type { RequestContext } from "./http.js";
@@ -58,6 +59,7 @@ export async function pullModel(context: RequestContext, pool: ModelPool, settin
       endpoint: settings.endpoint,
       token: settings.token,
       offline: settings.offline,
+      quantSize: publishedQuantBytes,
       onEvent,
       signal: context.signal,
     });

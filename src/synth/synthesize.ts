@@ -2,6 +2,9 @@ import {
   SYNTHETIC_SEED_KEY,
   type GgufHeader,
   GgufMetadata,
+  type GgufToWrite,
+  type GgufValue,
+  layoutGguf,
   type TensorToWrite,
   type TensorTypeLayout,
   str,
@@ -33,6 +36,8 @@ export interface SynthOptions {
   readonly seed?: number;
   readonly name?: string;
   readonly output: string;
+  /** Called as tensor data is written. */
+  readonly onProgress?: (bytesWritten: number, totalBytes: number) => void;
 }
 
 export interface SynthResult {
@@ -48,21 +53,39 @@ export class SynthError extends Error {
 
 /** Writes a random-weight model of a real architecture, with a working tokenizer and chat template. */
 export async function synthesizeModel(options: SynthOptions): Promise<SynthResult> {
-  const spec = architectureByName(options.architecture);
-  if (spec === undefined) {
-    throw new SynthError(`unknown architecture '${options.architecture}'; choose one of: ${ARCHITECTURES.map((a) => a.name).join(", ")}`);
-  }
+  const spec = specNamed(options.architecture);
   const shape = resolveShape(spec, options.shape ?? {});
-  const type = options.type ?? "F32";
-  const seed = options.seed ?? 42;
   let tokenizer;
   try {
     tokenizer = buildTokenizer(spec.tokenizer, { vocabularySize: options.vocabularySize });
   } catch (error) {
     throw new SynthError((error as Error).message);
   }
-  const vocabularySize = tokenizer.vocabularySize;
+  const gguf = modelToWrite(spec, shape, options, tokenizer.vocabularySize, [...tokenizer.metadata, ["tokenizer.chat_template", str(spec.chatTemplate)]]);
+  const report = options.onProgress;
+  const header = await writeGgufFile(options.output, gguf, report && ((progress) => report(progress.bytesWritten, progress.totalBytes)));
+  return { path: options.output, header, shape, seed: options.seed ?? 42 };
+}
 
+/**
+ * The header the model `synthesizeModel` would write, without writing it or building its tokenizer
+ * (the vocabulary size is given as `<arch>.vocab_size`): for computing a model's footprint and
+ * speed from its shapes alone.
+ */
+export function plannedHeader(options: Omit<SynthOptions, "output" | "onProgress"> & { readonly vocabularySize: number }): GgufHeader {
+  const spec = specNamed(options.architecture);
+  return layoutGguf(modelToWrite(spec, resolveShape(spec, options.shape ?? {}), options, options.vocabularySize, [])).header;
+}
+
+function specNamed(name: string): ArchitectureSpec {
+  const spec = architectureByName(name);
+  if (spec === undefined) throw new SynthError(`unknown architecture '${name}'; choose one of: ${ARCHITECTURES.map((a) => a.name).join(", ")}`);
+  return spec;
+}
+
+function modelToWrite(spec: ArchitectureSpec, shape: ModelShape, options: Omit<SynthOptions, "output">, vocabularySize: number, tokenizerMetadata: Array<[string, GgufValue]>): GgufToWrite {
+  const type = options.type ?? "F32";
+  const seed = options.seed ?? 42;
   const metadata = new GgufMetadata([
     ["general.architecture", str(spec.name)],
     ["general.type", str("model")],
@@ -72,8 +95,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
     [SYNTHETIC_SEED_KEY, u32(seed)],
     ...commonHyperparameters(spec, shape, vocabularySize),
     ...spec.extraMetadata(shape),
-    ...tokenizer.metadata,
-    ["tokenizer.chat_template", str(spec.chatTemplate)],
+    ...tokenizerMetadata,
   ]);
 
   const weightLayout = tensorTypeByName(type)!;
@@ -88,8 +110,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
     const layout = plan.role === "norm" ? tensorTypeByName("F32")! : weightLayout;
     return { name: plan.name, type: layout, shape: plan.shape, data: () => randomTensorData(plan, layout, seed) };
   });
-  const header = await writeGgufFile(options.output, { metadata, tensors });
-  return { path: options.output, header, shape, seed };
+  return { metadata, tensors };
 }
 
 function resolveShape(spec: ArchitectureSpec, given: Partial<ModelShape>): ModelShape {

@@ -1,3 +1,4 @@
+import { publishedQuantBytes } from "../../fit/index.js";
 import { availableQuants, CATALOG, chooseQuant } from "../../registry/index.js";
 import type { Command } from "../args.js";
 import { formatBytes, formatCount } from "../format.js";
@@ -9,7 +10,7 @@ export const catalogCommand: Command = {
   details: "The last column is the quantization `slmkit pull <name>` picks on this device now (free memory, 4k context).",
   options: [{ name: "json", kind: "boolean", description: "print the catalog as JSON, with this device's choice per model" }],
   async run({ values }) {
-    const rows = CATALOG.map((model) => ({ model, choice: chooseQuant(model) }));
+    const rows = CATALOG.map((model) => ({ model, choice: chooseQuant(model, undefined, undefined, publishedQuantBytes) }));
     if (values.json === true) {
       console.log(JSON.stringify(rows.map(({ model, choice }) => ({ ...model, choice })), null, 2));
       return;

@@ -1,90 +1,100 @@
-import { existsSync } from "node:fs";
-import { acceleratorCopyBytes, type AttentionShape, attentionShapeOf, CACHE_TYPES, type CacheType, deviceProfile, footprint, weightsBytes } from "../../fit/index.js";
-import { readGgufHeader } from "../../gguf/index.js";
+import { gpuState } from "../../engine/index.js";
+import { CACHE_TYPES, type CacheType, deviceProfile, footprint, freeDiskBytes, MICRO_BATCH, measureModel } from "../../fit/index.js";
+import { slmkitHome } from "../../registry/index.js";
 import { presetByName } from "../../quant/index.js";
-import { type CatalogModel, findCatalogModel, ModelStore } from "../../registry/index.js";
 import { type Command, UsageError } from "../args.js";
 import { formatBytes } from "../format.js";
-import { resolveModelArgument } from "../model-argument.js";
-
-/** llama.cpp's average bits per weight of each type's mixture on typical models: for catalog models, which have no header here. */
-const CATALOG_BITS: Readonly<Record<string, number>> = { F32: 32, F16: 16, BF16: 16, Q8_0: 8.5, Q6_K: 6.56, Q5_K_M: 5.69, Q5_K_S: 5.54, Q5_1: 6, Q5_0: 5.5, Q4_K_M: 4.89, Q4_K_S: 4.58, Q4_1: 5, Q4_0: 4.5, Q3_K_L: 4.27, Q3_K_M: 3.91, Q3_K_S: 3.5, Q2_K: 3.35, TQ2_0: 2.06, TQ1_0: 1.69 };
+import { modelFactsOf } from "../model-facts.js";
+import { speedEstimate, speedLine } from "../speed-estimate.js";
 
 export const fitCommand: Command = {
   name: "fit",
-  summary: "Tell whether a model fits this device at a quantization and context, with the memory broken down.",
-  positionals: "<model.gguf | store name | catalog name>",
+  summary: "Tell whether a model fits this device at a quantization and context, how much memory it takes and how fast it will run.",
+  positionals: "<model.gguf | store name | catalog name | hf:owner/repo/file.gguf | URL>",
   details:
-    "For a GGUF file or a store model, the weights are computed from its tensors through slmkit's quantizer plan:\n" +
-    "to the byte what `slmkit quantize --type` would write. For a catalog name (no file here) they are estimated\n" +
-    "from the parameter count. On CPUs with AMX the weights llama.cpp copies for its AMX kernels are counted.\n" +
-    "The KV cache is exact for the shape, context and cache type, except that sliding-window attention (Gemma\n" +
-    "3's local layers) is not modelled yet: it is overestimated there. The compute buffer is what llama.cpp\n" +
-    "reserves (within 3% of its log); a short run touches only part of it. Speed estimates are not computed\n" +
-    "yet. Exit code 0 when it fits, 1 when it does not.",
+    "Memory: for a GGUF file, a store model or a remote file (hf: ref or URL: only its header is fetched,\n" +
+    "with HTTP Range requests, through the same endpoint and HF_TOKEN as pull), the weights are computed from\n" +
+    "its tensors through slmkit's quantizer plan: to the byte what `slmkit quantize --type` would write. For a\n" +
+    "catalog name (no file here) they are computed the same way from the model's shapes (llama and qwen3\n" +
+    "families; others: from the parameter count and the type's average bits per weight). On CPUs with AMX\n" +
+    "the copy llama.cpp makes for its AMX kernels is counted. The KV cache is exact for the shape, context\n" +
+    "and cache type, except that sliding-window attention (Gemma 3's local layers) is not modelled yet: it\n" +
+    "is overestimated there.\n" +
+    "The compute buffer counts what a run writes for its largest prompt batch (--batch); the whole buffer\n" +
+    "llama.cpp reserves is shown beside it. Runtime: Node.js, llama.cpp and the vocabulary's tables.\n" +
+    "\n" +
+    "Speed (CPU): the bytes each generated token streams through each kernel over the rate this device was\n" +
+    "measured to stream them at, plus a fixed cost per step and per layer; prompts by multiply-adds over the\n" +
+    "measured rate. The first estimate for a weight type measures it with small synthetic models (a few\n" +
+    "seconds per type, kept in $SLMKIT_HOME/device-rates.json; --refresh measures again).\n" +
+    "Exit code 0 when it fits, 1 when it does not.",
   options: [
     { name: "type", kind: "string", valueName: "TYPE", description: "the quantization to plan for (default: as stored; for a catalog name Q4_K_M)" },
     { name: "ctx", kind: "integer", description: "context tokens (default 4096)", min: 1, max: 1 << 22 },
     { name: "cache-type", kind: "string", choices: Object.keys(CACHE_TYPES), description: "K/V cache type (default f16)" },
+    { name: "batch", kind: "integer", description: `largest number of prompt tokens evaluated at once (default ${MICRO_BATCH}: any prompt; a short chat: its length)`, min: 1, max: 1 << 22 },
+    { name: "no-speed", kind: "boolean", description: "skip the speed estimate (no measuring)" },
+    { name: "refresh", kind: "boolean", description: "measure this device's rates again" },
+    { name: "measure", kind: "boolean", description: "also run the model (a file, as stored) and show measured speed and peak memory beside the estimate" },
     { name: "json", kind: "boolean", description: "print { fits, memory, estimate, device } as JSON" },
   ],
-  examples: ["slmkit fit qwen3-0.6b-f16.gguf --type Q4_0 --ctx 8192", "slmkit fit gemma3:4b --type Q8_0 --json"],
+  examples: ["slmkit fit qwen3-0.6b-f16.gguf --type Q4_0 --ctx 8192", "slmkit fit gemma3:4b --type Q8_0 --json", "slmkit fit hf:Qwen/Qwen3-0.6B-GGUF/Qwen3-0.6B-Q8_0.gguf --ctx 32768"],
   async run({ positionals, values }) {
     const [target, ...rest] = positionals;
-    if (target === undefined || rest.length > 0) throw new UsageError("give one model: a GGUF file, a store name or a catalog name");
+    if (target === undefined || rest.length > 0) throw new UsageError("give one model: a GGUF file, a store name, a catalog name or an hf: ref");
     const type = values.type === undefined ? undefined : presetByName(values.type as string).name;
     const context = (values.ctx as number | undefined) ?? 4096;
     const cacheType = ((values["cache-type"] as string | undefined) ?? "f16") as CacheType;
     const device = deviceProfile();
-    const { shape, weights, weightsExact, name, copy } = modelFacts(target, type, device.cpuFeatures);
-    const memory = footprint(shape, weights, context, cacheType, copy);
+    const facts = await modelFactsOf(target, type, device.cpuFeatures);
+    const memory = footprint(facts.shape, { weightsBytes: facts.weights, contextTokens: context, cacheType, acceleratorCopyBytes: facts.copy, batchTokens: values.batch as number | undefined });
     const fits = memory.totalBytes <= device.availableMemoryBytes;
-    if (values.json === true) {
-      const exact = { weights: weightsExact, kvCache: true, compute: true, runtime: false };
-      const estimate = { generationTokensPerSecond: null, promptTokensPerSecond: null, note: "speed estimates are not computed yet" };
-      console.log(JSON.stringify({ model: name, type: type ?? "as stored", contextTokens: context, cacheType, fits, memory, exact, estimate, device }, null, 2));
+    const json = values.json === true;
+    let measured: Awaited<ReturnType<typeof measureModel>> | undefined;
+    if (values.measure === true) {
+      if (facts.path === undefined) throw new UsageError("--measure runs the model: give a GGUF file or a store name (a catalog model: pull it, or make its twin with slmkit synth --like)");
+      if (type !== undefined) throw new UsageError("--measure runs the file as stored: leave out --type, or quantize first (slmkit quantize --type)");
+      if (!fits) throw new UsageError("the model does not fit: not running it");
+      if (!json || process.stderr.isTTY) process.stderr.write("running the model…\n");
+      measured = await measureModel(facts.path, { contextSize: context });
+    }
+    // After --measure: the probes load models into this process too, which would count in its peak memory.
+    const estimate = values["no-speed"] === true || facts.work === undefined ? undefined : await speedEstimate(facts.work, device, values.refresh === true, json);
+    const gpus = await gpuState();
+    // On a GPU the whole reserved compute buffer is allocated, and no CPU-side copy is made.
+    const gpuBytes = memory.weightsBytes + memory.kvCacheBytes + memory.computeReservedBytes;
+    const gpu = gpus.backend === false ? null : { ...gpus, neededBytes: gpuBytes, fits: gpuBytes <= gpus.vramFreeBytes };
+    const disk = freeDiskBytes(slmkitHome());
+    if (json) {
+      const exact = { weights: facts.weightsExact, weightsFromShapes: facts.weightsFromShapes === true, kvCache: true, compute: false, runtime: false };
+      const speed = estimate ?? { generationTokensPerSecond: null, promptTokensPerSecond: null, note: facts.work === undefined ? "no tensor list for this model: speed not estimated" : "not asked (--no-speed)" };
+      console.log(JSON.stringify({ model: facts.name, type: type ?? "as stored", contextTokens: context, cacheType, fits, memory, exact, estimate: speed, ...(measured ? { measured } : {}), gpu, device: { ...device, freeDiskBytes: disk ?? null } }, null, 2));
       return fits ? 0 : 1;
     }
     const line = (label: string, bytes: number, note = ""): string => `  ${label.padEnd(10)} ${formatBytes(bytes).padStart(10)}${note}`;
     console.log(
       [
-        `${name} at ${type ?? "its stored types"}, ${context} tokens of context (${cacheType} cache):`,
-        line("weights", memory.weightsBytes, weightsExact ? "" : "  (estimated from the parameter count)"),
+        `${facts.name} at ${type ?? "its stored types"}, ${context} tokens of context (${cacheType} cache):`,
+        line("weights", memory.weightsBytes, facts.weightsExact ? "" : facts.weightsFromShapes ? "  (from the catalog's shapes, as slmkit quantize would write them)" : "  (estimated from the parameter count)"),
         ...(memory.acceleratorCopyBytes > 0 ? [line("AMX copy", memory.acceleratorCopyBytes, "  (weights repacked for this CPU's AMX kernels)")] : []),
         line("KV cache", memory.kvCacheBytes),
-        line("compute", memory.computeBytes, "  (reserved; a short run touches part of it)"),
+        line("compute", memory.computeBytes, `  (written; ${formatBytes(memory.computeReservedBytes)} reserved)`),
         line("runtime", memory.runtimeBytes),
         line("total", memory.totalBytes),
         `${fits ? "fits" : "does NOT fit"}: ${formatBytes(device.availableMemoryBytes)} available of ${formatBytes(device.totalMemoryBytes)} (${device.cores} cores, ${device.cpuFeatures.join(" ") || "no SIMD features found"})`,
+        gpu
+          ? `GPU (${gpu.backend}: ${gpu.devices.join(", ")}): ${formatBytes(gpu.neededBytes)} with every layer offloaded, ${formatBytes(gpu.vramFreeBytes)} free: ${gpu.fits ? "fits" : "does NOT fit (layers that do not fit run on the CPU)"}`
+          : "no GPU found: CPU only",
+        ...(estimate ? [speedLine(estimate)] : []),
+        ...(measured ? [measuredLine(measured, memory.totalBytes)] : []),
       ].join("\n"),
     );
     return fits ? 0 : 1;
   },
 };
 
-interface ModelFacts {
-  readonly shape: AttentionShape;
-  readonly weights: number;
-  readonly weightsExact: boolean;
-  readonly name: string;
-  readonly copy: number;
-}
 
-function modelFacts(target: string, type: string | undefined, cpuFeatures: readonly string[]): ModelFacts {
-  const catalog = existsSync(target) ? undefined : findCatalogModel(target);
-  if (catalog && !new ModelStore().read(target)) return catalogFacts(catalog, cpuFeatures, type);
-  const { path, name } = resolveModelArgument(target);
-  const header = readGgufHeader(path);
-  return { shape: attentionShapeOf(header), weights: weightsBytes(header, type), weightsExact: true, name, copy: acceleratorCopyBytes(header, cpuFeatures, type) };
-}
-
-function catalogFacts(model: CatalogModel, cpuFeatures: readonly string[], type = "Q4_K_M"): ModelFacts {
-  const bits = CATALOG_BITS[type];
-  if (bits === undefined) throw new UsageError(`no bits-per-weight figure for ${type}; give one of ${Object.keys(CATALOG_BITS).join(", ")}`);
-  const { layers, kvHeads, headDim, embeddingWidth, feedForwardWidth, vocabularySize } = model.architecture;
-  const shape = { layers, kvHeads, keyWidth: headDim, valueWidth: headDim, embeddingWidth, feedForwardWidth, vocabularySize };
-  const weights = Math.round((model.parameters * bits) / 8);
-  // AMX takes F16 and the 4-to-8-bit types (K-quants by their base type): a copy of about the weights.
-  const amx = cpuFeatures.includes("amx_int8") && /^(F16|Q4_0|Q4_1|Q8_0|Q4_K|Q5_K|Q6_K)/.test(type) ? weights * (type === "Q8_0" ? 1.12 : 1) : 0;
-  return { shape, weights, weightsExact: false, name: `${model.id} (catalog)`, copy: Math.round(amx) };
+function measuredLine(measured: Awaited<ReturnType<typeof measureModel>>, predictedBytes: number): string {
+  const memory = measured.peakResidentBytes === undefined ? "" : `; peak memory ${formatBytes(measured.peakResidentBytes)} (predicted ${formatBytes(predictedBytes)}, a short run writes less compute than --batch ${MICRO_BATCH})`;
+  return `measured: ${measured.generationTokensPerSecond.toFixed(1)} tokens/s generating, ${measured.promptTokensPerSecond.toFixed(0)} tokens/s reading a 128-token prompt${memory}`;
 }

@@ -1,3 +1,4 @@
+import { publishedQuantBytes } from "../../fit/index.js";
 import { hubEndpoint, ModelStore, pull, type PullEvent } from "../../registry/index.js";
 import { type Command, UsageError } from "../args.js";
 import { formatBytes } from "../format.js";
@@ -33,6 +34,7 @@ export const pullCommand: Command = {
         pull(store, ref, {
           name: values.name as string | undefined,
           quant: values.quant as string | undefined,
+          quantSize: publishedQuantBytes,
           offline: values.offline === true || process.env.SLMKIT_OFFLINE === "1",
           token: process.env.HF_TOKEN || undefined,
           endpoint: hubEndpoint(),

@@ -113,7 +113,7 @@ function isPreset(name: string): boolean {
 }
 
 /** One self-updating line on a terminal: tensor, percentage, speed, time left. */
-function progressLine(): { update: (progress: QuantizeProgress) => void; clear: () => void } {
+export function progressLine(): { update: (progress: QuantizeProgress) => void; clear: () => void } {
   const started = performance.now();
   let last = 0;
   return {
