@@ -85,8 +85,9 @@ function catalogFacts(model: CatalogModel, cpuFeatures: readonly string[], type 
   }
   const bits = CATALOG_BITS[type];
   if (bits === undefined) throw new UsageError(`no bits-per-weight figure for ${type}; give one of ${Object.keys(CATALOG_BITS).join(", ")}`);
-  const { layers, kvHeads, headDim, embeddingWidth, feedForwardWidth, vocabularySize } = model.architecture;
-  const shape = { layers, kvHeads, keyWidth: headDim, valueWidth: headDim, embeddingWidth, feedForwardWidth, vocabularySize };
+  const { layers, kvHeads, headDim, embeddingWidth, feedForwardWidth, vocabularySize, slidingWindow, slidingWindowPattern } = model.architecture;
+  const sliding = slidingWindow === undefined ? {} : { slidingWindow, slidingPattern: slidingWindowPattern ?? 6 };
+  const shape = { layers, kvHeads, keyWidth: headDim, valueWidth: headDim, embeddingWidth, feedForwardWidth, vocabularySize, ...sliding };
   const weights = Math.round((model.parameters * bits) / 8);
   // AMX takes F16 and the 4-to-8-bit types (K-quants by their base type): a copy of about the weights.
   const amx = cpuFeatures.includes("amx_int8") && /^(F16|Q4_0|Q4_1|Q8_0|Q4_K|Q5_K|Q6_K)/.test(type) ? weights * (type === "Q8_0" ? 1.12 : 1) : 0;

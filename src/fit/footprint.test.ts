@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readGgufHeader } from "../gguf/index.js";
+import { type GgufHeader, GgufMetadata, readGgufHeader, str, u32 } from "../gguf/index.js";
 import { QUANT_PRESETS, quantizeFile } from "../quant/index.js";
 import { synthesizeModel } from "../synth/index.js";
 import { acceleratorCopyBytes, attentionShapeOf, footprint, kvCacheBytes, weightsBytes } from "./footprint.js";
@@ -42,6 +42,29 @@ describe("footprint", () => {
     assert.equal(kvCacheBytes(shape, 4096, "q4_0"), (2 * 2 * 128 * 4096 * 18) / 32);
     const total = footprint(shape, { weightsBytes: 1000, contextTokens: 2048, acceleratorCopyBytes: 500 });
     assert.equal(total.totalBytes, total.weightsBytes + total.acceleratorCopyBytes + total.kvCacheBytes + total.computeBytes + total.runtimeBytes);
+  });
+
+  it("gives sliding-window layers (Gemma 3) a cache of the window plus a micro-batch, and pads the context to 256 cells", () => {
+    const dense = { layers: 12, kvHeads: 4, keyWidth: 256, valueWidth: 256, embeddingWidth: 2560, feedForwardWidth: 10240, vocabularySize: 1000 };
+    const perCell = 4 * 512 * 2; // KV heads × (K + V width) × f16
+    assert.equal(kvCacheBytes(dense, 1000), 12 * 1024 * perCell, "1000 tokens take 1024 cells");
+    const gemma = { ...dense, slidingWindow: 1024, slidingPattern: 6 };
+    // Layers 5 and 11 are global (8192 cells), the other ten local (1024 + 512 → 1536 cells).
+    assert.equal(kvCacheBytes(gemma, 8192), (2 * 8192 + 10 * 1536) * perCell);
+    // A context shorter than the window: every layer holds the context.
+    assert.equal(kvCacheBytes(gemma, 1024), 12 * 1024 * perCell);
+    const metadata = new GgufMetadata([
+      ["general.architecture", str("gemma3")],
+      ["gemma3.block_count", u32(34)],
+      ["gemma3.embedding_length", u32(2560)],
+      ["gemma3.attention.head_count", u32(8)],
+      ["gemma3.attention.head_count_kv", u32(4)],
+      ["gemma3.attention.key_length", u32(256)],
+      ["gemma3.attention.value_length", u32(256)],
+      ["gemma3.attention.sliding_window", u32(1024)],
+    ]);
+    const shape = attentionShapeOf({ metadata, tensors: [] } as unknown as GgufHeader);
+    assert.deepEqual([shape.slidingWindow, shape.slidingPattern, shape.layers], [1024, 6, 34]);
   });
 
   it("counts the compute buffer a run touches by its largest prompt batch, and reports what is reserved", () => {

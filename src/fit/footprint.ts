@@ -22,6 +22,10 @@ export interface AttentionShape {
   readonly embeddingWidth: number;
   readonly feedForwardWidth: number;
   readonly vocabularySize: number;
+  /** Sliding-window attention (Gemma 3): tokens a local layer attends to, and the period of local/global layers. */
+  readonly slidingWindow?: number;
+  /** Every `slidingPattern`-th layer is global, the others local (Gemma 3: 6, i.e. five local, one global). */
+  readonly slidingPattern?: number;
 }
 
 export interface Footprint {
@@ -44,11 +48,30 @@ export function weightsBytes(header: GgufHeader, type?: string): number {
   return plan.tensors.reduce((sum, tensor) => sum + tensorByteSize(tensor.target, tensor.source.shape), 0);
 }
 
-/** Bytes of the K and V caches for `contextTokens` tokens in every layer. */
+/**
+ * Bytes of the K and V caches: llama.cpp pads the context to 256 cells; with sliding-window attention
+ * the local layers get their own cache of the window plus a micro-batch (padded, at most the context),
+ * the global layers the whole context.
+ */
 export function kvCacheBytes(shape: AttentionShape, contextTokens: number, cacheType: CacheType = "f16"): number {
   const { bytes, block } = CACHE_TYPES[cacheType];
-  const perToken = shape.layers * shape.kvHeads * (shape.keyWidth + shape.valueWidth);
-  return Math.ceil((perToken * contextTokens) / block) * bytes;
+  const cells = padCells(contextTokens);
+  const perLayerToken = shape.kvHeads * (shape.keyWidth + shape.valueWidth);
+  const local = localLayers(shape);
+  const localCells = shape.slidingWindow === undefined ? 0 : Math.min(cells, padCells(shape.slidingWindow + Math.min(MICRO_BATCH, contextTokens)));
+  const elements = perLayerToken * ((shape.layers - local) * cells + local * localCells);
+  return Math.ceil(elements / block) * bytes;
+}
+
+const padCells = (cells: number): number => Math.ceil(cells / 256) * 256;
+
+/** Layers with sliding-window attention: in each period of `slidingPattern` layers all but the last. */
+function localLayers(shape: AttentionShape): number {
+  if (shape.slidingWindow === undefined || shape.slidingWindow <= 0) return 0;
+  const period = shape.slidingPattern ?? 6;
+  let count = 0;
+  for (let layer = 0; layer < shape.layers; layer++) if (layer % period < period - 1) count++;
+  return count;
 }
 
 /** llama.cpp's default micro-batch: the most prompt tokens evaluated in one step. */
@@ -180,5 +203,13 @@ export function attentionShapeOf(header: GgufHeader): AttentionShape {
     embeddingWidth,
     feedForwardWidth: number("feed_forward_length") ?? 0,
     vocabularySize: vocabulary,
+    ...slidingOf(arch, number),
   };
+}
+
+/** llama.cpp gives Gemma 3 sliding-window layers when the file has a window (period 6 unless the file says). */
+function slidingOf(arch: string, number: (key: string) => number | undefined): Pick<AttentionShape, "slidingWindow" | "slidingPattern"> {
+  const window = number("attention.sliding_window");
+  if (arch !== "gemma3" || window === undefined || window <= 0) return {};
+  return { slidingWindow: window, slidingPattern: number("attention.sliding_window_pattern") ?? 6 };
 }

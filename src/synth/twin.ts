@@ -13,6 +13,9 @@ export interface PublishedShapes {
   readonly headDim: number;
   readonly vocabularySize: number;
   readonly tiedEmbeddings: boolean;
+  /** Sliding-window attention (Gemma 3): the local layers' window and the period of local/global layers. */
+  readonly slidingWindow?: number;
+  readonly slidingWindowPattern?: number;
 }
 
 export type TwinOptions = Omit<SynthOptions, "output" | "onProgress"> & { readonly vocabularySize: number };

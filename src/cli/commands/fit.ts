@@ -17,9 +17,9 @@ export const fitCommand: Command = {
     "its tensors through slmkit's quantizer plan: to the byte what `slmkit quantize --type` would write. For a\n" +
     "catalog name (no file here) they are computed the same way from the model's shapes (llama and qwen3\n" +
     "families; others: from the parameter count and the type's average bits per weight). On CPUs with AMX\n" +
-    "the copy llama.cpp makes for its AMX kernels is counted. The KV cache is exact for the shape, context\n" +
-    "and cache type, except that sliding-window attention (Gemma 3's local layers) is not modelled yet: it\n" +
-    "is overestimated there.\n" +
+    "the copy llama.cpp makes for its AMX kernels is counted. The KV cache is laid out as llama.cpp does it:\n" +
+    "the context padded to 256 cells, and Gemma 3's sliding-window layers holding their window plus a\n" +
+    "micro-batch (from llama.cpp's cache code; not yet checked against a Gemma 3 run here).\n" +
     "The compute buffer counts what a run writes for its largest prompt batch (--batch); the whole buffer\n" +
     "llama.cpp reserves is shown beside it. Runtime: Node.js, llama.cpp and the vocabulary's tables.\n" +
     "\n" +
