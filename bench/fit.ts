@@ -5,7 +5,7 @@
  *    weights and KV cache, beside runtimeBytes (whose table is the average of two earlier runs of this).
  * 2. Memory: `slmkit fit --json` against the peak RSS of `slmkit run <model> <prompt> --ctx 2048
  *    --max-tokens 16`, for stories260K (when ../shared is there), a 100M-parameter synthetic llama at
- *    F16 and Q4_0, and a qwen3-0.6b-shaped twin at Q4_0 and Q8_0.
+ *    F16 and Q4_0, a qwen3-0.6b-shaped twin at Q4_0 and Q8_0, and a gemma3-1b twin at Q4_0 (sliding-window cache).
  * 3. Speed: for the same models, `slmkit fit --refresh --json` (this device's rates measured again
  *    right before) against the median tokens/s of three `slmkit run ... --max-tokens 64` right after,
  *    --repeats times; the machine is shared and noisy, so each estimate is compared with the runs that
@@ -91,8 +91,10 @@ try {
   );
   const qwenQ4 = await ensure(join(out, "twin-qwen3-0.6b-q4_0.gguf"), () => quantizeFile(qwenF16, join(out, "twin-qwen3-0.6b-q4_0.gguf"), { preset: "Q4_0" }));
   const qwenQ8 = await ensure(join(out, "twin-qwen3-0.6b-q8_0.gguf"), () => quantizeFile(qwenF16, join(out, "twin-qwen3-0.6b-q8_0.gguf"), { preset: "Q8_0" }));
+  const gemmaQ4 = join(out, "twin-gemma3-1b-q4_0.gguf");
+  if (!existsSync(gemmaQ4)) slmkit(["synth", "--like", "gemma3:1b", "--type", "Q4_0", "-o", gemmaQ4]);
   const stories = resolve(root, "../shared/models/stories260K.gguf");
-  const models = [...(existsSync(stories) ? [stories] : []), llamaF16, llamaQ4, qwenQ4, qwenQ8];
+  const models = [...(existsSync(stories) ? [stories] : []), llamaF16, llamaQ4, qwenQ4, qwenQ8, gemmaQ4];
 
   console.log(`## Memory: \`slmkit fit <model> --ctx ${CONTEXT} --batch <prompt tokens> --json\` against the peak RSS of \`slmkit run <model> "${PROMPT}" --ctx ${CONTEXT} --max-tokens 16\`\n`);
   console.log("Peak RSS from /usr/bin/time -f %M. MiB.\n\n| model | weights | AMX copy | KV cache | compute | runtime | predicted | peak RSS | predicted / measured |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");

@@ -14,6 +14,8 @@ export interface DeviceProfile {
   readonly cpuModel: string;
   /** The SIMD features llama.cpp's CPU kernels use. */
   readonly cpuFeatures: readonly string[];
+  /** The largest CPU cache (usually L3), when the system says. */
+  readonly lastLevelCacheBytes?: number;
 }
 
 const FEATURES = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_int8", "neon", "asimd", "sve"];
@@ -25,7 +27,26 @@ export function deviceProfile(): DeviceProfile {
     cores: availableParallelism(),
     cpuModel: cpus()[0]?.model ?? "unknown",
     cpuFeatures: cpuFeatures(),
+    ...lastLevelCache(),
   };
+}
+
+/** Linux: the size of the highest-level cache of CPU 0 (/sys/devices/system/cpu/cpu0/cache). */
+function lastLevelCache(): { lastLevelCacheBytes?: number } {
+  let best: { level: number; bytes: number } | undefined;
+  for (let index = 0; index < 8; index++) {
+    try {
+      const directory = `/sys/devices/system/cpu/cpu0/cache/index${index}`;
+      const level = Number(readFileSync(`${directory}/level`, "utf8"));
+      const size = /^(\d+)([KMG]?)/.exec(readFileSync(`${directory}/size`, "utf8").trim());
+      if (!size) continue;
+      const bytes = Number(size[1]) * ({ "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[size[2] ?? ""]!;
+      if (!best || level > best.level || (level === best.level && bytes > best.bytes)) best = { level, bytes };
+    } catch {
+      break;
+    }
+  }
+  return best ? { lastLevelCacheBytes: best.bytes } : {};
 }
 
 function memAvailable(): number | undefined {

@@ -9,14 +9,14 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { LoadedModel } from "../engine/index.js";
 import { readGgufHeader } from "../gguf/index.js";
-import { presetByName, QUANT_PRESETS, quantizeFile } from "../quant/index.js";
+import { QUANT_TYPES, quantTypeByName } from "../quant/index.js";
 import { synthesizeModel } from "../synth/index.js";
-import { type DeviceProfile, procKilobytes } from "./device.js";
+import { type DeviceProfile, deviceProfile, procKilobytes } from "./device.js";
 import type { DeviceRates, KernelPath } from "./speed.js";
 import { tokenWork } from "./speed.js";
 
 export interface ProbeOptions {
-  /** Scratch space for the probe models (about 600 MB at most, removed after). */
+  /** Scratch space for the probe models (about twice the CPU cache each, removed after). */
   readonly scratch: string;
   /** Probe models this fraction of the full size (tests: a quick run; the rates are less faithful). */
   readonly scale?: number;
@@ -24,9 +24,9 @@ export interface ProbeOptions {
   readonly onProgress?: (message: string) => void;
 }
 
-/** A type can be probed when some quantization preset makes every weight that type. */
+/** A type can be probed when slmkit has a quantizer for it (the probes are written in it). */
 export function probeableTypes(): string[] {
-  return QUANT_PRESETS.map((preset) => preset.defaultType).filter((type, index, all) => all.indexOf(type) === index);
+  return QUANT_TYPES.map((type) => type.name);
 }
 
 const PROMPT_TOKENS = 128;
@@ -90,13 +90,6 @@ function peakResident(): number | undefined {
   return procKilobytes("/proc/self/status", "VmHWM");
 }
 
-/** The preset that makes every weight `type` when applied with `pure`. */
-function presetFor(type: string): string {
-  const preset = QUANT_PRESETS.find((candidate) => candidate.defaultType === type);
-  if (!preset) throw new Error(`no preset makes ${type} weights; probeable: ${probeableTypes().join(", ")}`);
-  return presetByName(preset.name).name;
-}
-
 /**
  * Fills in what `rates` lacks among `keys` (`${type}/${path}`), measuring the fixed costs first if
  * they are missing. Returns the completed rates.
@@ -107,11 +100,11 @@ export async function measureRates(keys: readonly string[], rates: DeviceRates |
   try {
     let current: DeviceRates = rates ?? (await measureFixedCosts(directory, options, progress));
     for (const key of keys) {
-      if (current.generationBytesPerSecond[key] !== undefined) continue;
+      if (!needsMeasuring(current, key)) continue;
       const [type = "", path = ""] = key.split("/");
-      if (!probeableTypes().includes(type)) continue; // estimated from a neighbour by the caller
       progress(`measuring ${type} (${path === "tied-output" ? "output projection" : "layer matrices"}) on this device`);
-      current = await measureStream(type, path as KernelPath, current, directory, options);
+      if (current.generationBytesPerSecond[key] === undefined) current = await measureStream(type, path as KernelPath, "cache", current, directory, options);
+      if (current.memoryBytesPerSecond?.[key] === undefined) current = await measureStream(type, path as KernelPath, "memory", current, directory, options);
     }
     return current;
   } finally {
@@ -136,23 +129,32 @@ async function measureFixedCosts(directory: string, options: ProbeOptions, progr
 }
 
 /**
- * Layer matrices: 8 layers of width 1024 and feed-forward 4096 (134M weights), vocabulary 1024, so the
- * matrices are nearly all a step reads. Output projection: one layer of 3.4M weights and a
- * 65,536-token vocabulary tied to the output (67M weights), so the projection is nearly all a step
- * reads; the other parts' shares are taken off where their rates are known.
+ * Two probes per type and path, written by repeating one quantized tile (quick at any size). The
+ * first is about the size of a small model (layer matrices: 8 layers 1024 wide with a feed-forward
+ * of 4096, 134M weights; output projection: a 32,768-token vocabulary 2048 wide tied to the output,
+ * 67M weights); on a CPU with a large cache it may run from the cache, as small models do. The second
+ * streams twice the last-level cache (at most a quarter of the available memory), as large models
+ * do from memory: on this machine's 300 MiB cache a 70 MB probe ran 2–3× faster than the models
+ * beyond the cache it was to predict. What the other parts of a probe cost is taken off where known.
  */
-async function measureStream(type: string, path: KernelPath, rates: DeviceRates, directory: string, options: ProbeOptions): Promise<DeviceRates> {
-  const source = join(directory, `${path}.gguf`);
+async function measureStream(type: string, path: KernelPath, size: "cache" | "memory", rates: DeviceRates, directory: string, options: ProbeOptions): Promise<DeviceRates> {
+  const layout = quantTypeByName(type);
+  if (!layout) throw new Error(`no quantizer for ${type}`);
+  const bytesPerElement = layout.bytesPerBlock / layout.blockSize;
   const scale = options.scale ?? 1;
-  const shape =
-    path === "matrix"
-      ? { layers: Math.max(1, Math.round(8 * scale)), width: 1024, feedForward: 4096, heads: 8, kvHeads: 8, headDim: 128, tiedEmbeddings: true }
-      : { layers: 1, width: 1024, feedForward: 256, heads: 4, kvHeads: 1, headDim: 256, tiedEmbeddings: true };
-  const vocabularySize = path === "matrix" ? 1024 : Math.max(1024, Math.round(65536 * scale));
-  await synthesizeModel({ architecture: "llama", type: "F16", seed: 11, output: source, vocabularySize, shape });
-  const quantized = join(directory, `${path}-${type}.gguf`);
-  await quantizeFile(source, quantized, { preset: presetFor(type), pure: true, allowRequantize: true });
-  rmSync(source);
+  const device = deviceProfile();
+  const smallElements = (path === "matrix" ? 134e6 : 67e6) * scale;
+  const memoryTarget = Math.min(Math.max(2 * (device.lastLevelCacheBytes ?? 0) * scale, 2 * smallElements * bytesPerElement), device.availableMemoryBytes / 4);
+  const elements = size === "cache" ? smallElements : Math.max(smallElements, memoryTarget / bytesPerElement);
+  const quantized = join(directory, `${path}-${type}-${size}.gguf`);
+  if (path === "matrix") {
+    const layers = Math.max(1, Math.round(elements / (4 * 1024 ** 2 + 3 * 1024 * 4096)));
+    await synthesizeModel({ architecture: "llama", tiledMatrixType: type, seed: 11, output: quantized, vocabularySize: 1024, shape: { layers, width: 1024, feedForward: 4096, heads: 8, kvHeads: 8, headDim: 128, tiedEmbeddings: true } });
+  } else {
+    const vocabularySize = Math.max(1024, Math.round(32768 * Math.min(1, scale)));
+    const width = Math.max(256, Math.round(elements / vocabularySize / 256) * 256);
+    await synthesizeModel({ architecture: "qwen3", tiledMatrixType: type, seed: 11, output: quantized, vocabularySize, shape: { layers: 1, width, feedForward: 256, heads: 4, kvHeads: 1, headDim: 64, tiedEmbeddings: true } });
+  }
   const work = tokenWork(readGgufHeader(quantized));
   const timing = await time(quantized, options.threads);
   rmSync(quantized);
@@ -171,9 +173,10 @@ async function measureStream(type: string, path: KernelPath, rates: DeviceRates,
     }
   }
   const key = `${type}/${path}`;
-  const generation = { ...rates.generationBytesPerSecond, [key]: measured.bytes / Math.max(seconds, 1e-6) };
+  const rate = measured.bytes / Math.max(seconds, 1e-6);
+  if (size === "memory") return { ...rates, memoryBytesPerSecond: { ...rates.memoryBytesPerSecond, [key]: rate }, ...(device.lastLevelCacheBytes === undefined ? {} : { cacheBytes: device.lastLevelCacheBytes }) };
   const prompt = measured.promptElements > 0 ? { ...rates.promptMultiplyAddsPerSecond, [key]: (measured.promptElements * PROMPT_TOKENS) / Math.max(promptSeconds, 1e-6) } : rates.promptMultiplyAddsPerSecond;
-  return { ...rates, generationBytesPerSecond: generation, promptMultiplyAddsPerSecond: prompt };
+  return { ...rates, generationBytesPerSecond: { ...rates.generationBytesPerSecond, [key]: rate }, promptMultiplyAddsPerSecond: prompt };
 }
 
 /** The engine the rates are measured with: rates measured with another are measured again. */
@@ -182,6 +185,12 @@ const ENGINE = "node-llama-cpp 3.21.1";
 /** What rates depend on: the CPU, its cores and features, and the engine. */
 export function deviceIdentity(device: Pick<DeviceProfile, "cpuModel" | "cores" | "cpuFeatures">): string {
   return [device.cpuModel, `${device.cores} cores`, device.cpuFeatures.join(" "), ENGINE].join(" | ");
+}
+
+/** A probeable type and path without both of its rates. */
+function needsMeasuring(rates: DeviceRates, key: string): boolean {
+  if (!probeableTypes().includes(key.split("/")[0] ?? "")) return false; // left to the estimate's fallback
+  return rates.generationBytesPerSecond[key] === undefined || rates.memoryBytesPerSecond?.[key] === undefined;
 }
 
 /** Reads rates kept by an earlier run, when they were measured on this device. */
@@ -212,7 +221,7 @@ export interface KeptRatesOptions extends ProbeOptions {
 /** Rates for `keys`: kept ones, the missing ones measured now and kept. */
 export async function keptRates(keys: readonly string[], options: KeptRatesOptions): Promise<DeviceRates> {
   const kept = options.refresh === true ? undefined : readRates(options.file, options.identity);
-  const missing = kept === undefined || keys.some((key) => kept.generationBytesPerSecond[key] === undefined && probeableTypes().includes(key.split("/")[0] ?? ""));
+  const missing = kept === undefined || keys.some((key) => needsMeasuring(kept, key));
   if (!missing) return kept;
   const rates = await measureRates(keys, kept, options);
   writeRates(options.file, options.identity, rates);

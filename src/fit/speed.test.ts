@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readGgufHeader, tensorByteSize, tensorTypeByName } from "../gguf/index.js";
 import { synthesizeModel } from "../synth/index.js";
-import { type DeviceRates, estimateSpeed, neededRates, tokenWork } from "./speed.js";
+import { type DeviceRates, estimateSpeed, memoryShare, neededRates, tokenWork } from "./speed.js";
 
 const directory = mkdtempSync(join(tmpdir(), "slmkit-speed-"));
 let tied: string;
@@ -83,5 +83,18 @@ describe("estimateSpeed", () => {
     const output = work.streams.find((s) => s.path === "tied-output")!;
     const matrix = work.streams.find((s) => s.path === "matrix")!;
     assert.ok(Math.abs(1 / estimate.generationTokensPerSecond - (0.002 + matrix.bytes / 1e9 + output.bytes / 4e8)) < 1e-12);
+  });
+
+  it("takes the cache-size rate for a model within the cache, the memory rate beyond twice it, and a blend between", () => {
+    const work = tokenWork(readGgufHeader(tied));
+    const bytes = work.streams.reduce((sum, stream) => sum + stream.bytes, 0);
+    const generation = Object.fromEntries(work.streams.map((stream) => [`${stream.type}/${stream.path}`, 1e10]));
+    const memory = Object.fromEntries(work.streams.map((stream) => [`${stream.type}/${stream.path}`, 1e9]));
+    const at = (cacheBytes: number) => 1 / estimateSpeed(work, { stepSeconds: 0, layerSeconds: 0, generationBytesPerSecond: generation, memoryBytesPerSecond: memory, promptMultiplyAddsPerSecond: generation, cacheBytes }).generationTokensPerSecond;
+    assert.ok(Math.abs(at(4 * bytes) - bytes / 1e10) < 1e-12, "fits in half the cache: cache rate");
+    assert.ok(Math.abs(at(bytes / 4) - bytes / 1e9) < 1e-12, "twice the cache or more: memory rate");
+    assert.equal(memoryShare(bytes, bytes), 1 / 3);
+    assert.ok(Math.abs(at(bytes) - bytes * ((2 / 3) / 1e10 + (1 / 3) / 1e9)) < 1e-12);
+    assert.equal(memoryShare(bytes, undefined), 1, "no cache size known: memory rates");
   });
 });

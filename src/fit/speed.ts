@@ -1,8 +1,9 @@
 /**
  * How fast a model will generate and read prompts on this device, from what one token costs: the
  * weight bytes each decode step streams through each kernel, divided by the rate this device's
- * kernels were measured to stream them at (probe.ts), plus a fixed cost per step and per layer;
- * prompts by the multiply-adds per token over the measured rate of batched matrix products.
+ * kernels were measured to stream them at (probe.ts: from the cache for models that fit in it, from
+ * memory for those that do not), plus a fixed cost per step and per layer; prompts by the
+ * multiply-adds per token over the measured rate of batched matrix products.
  */
 import { type GgufHeader, type GgufTensorInfo, tensorByteSize } from "../gguf/index.js";
 import { planQuantization } from "../quant/index.js";
@@ -34,8 +35,12 @@ export interface DeviceRates {
   readonly stepSeconds: number;
   /** Added per transformer layer, seconds. */
   readonly layerSeconds: number;
-  /** Bytes per second one decode step streams, by `${type}/${path}`. */
+  /** Bytes per second one decode step streams, by `${type}/${path}`, from a probe about the CPU cache's size. */
   readonly generationBytesPerSecond: Readonly<Record<string, number>>;
+  /** The same from a probe of twice the CPU's last-level cache: weights streamed from memory. */
+  readonly memoryBytesPerSecond?: Readonly<Record<string, number>>;
+  /** The last-level cache the rates were measured with (undefined: not known; the memory rates then serve alone). */
+  readonly cacheBytes?: number;
   /** Multiply-adds per second of a prompt batch, by `${type}/${path}`. */
   readonly promptMultiplyAddsPerSecond: Readonly<Record<string, number>>;
 }
@@ -84,26 +89,39 @@ export function neededRates(work: TokenWork): string[] {
   return work.streams.map(streamKey);
 }
 
+/**
+ * How much of a model's weights stream from memory rather than the CPU cache: none when all a token
+ * reads fits in half the last-level cache, all beyond twice it, in between in proportion.
+ */
+export function memoryShare(bytesPerToken: number, cacheBytes: number | undefined): number {
+  if (cacheBytes === undefined || cacheBytes <= 0) return 1;
+  return Math.min(1, Math.max(0, (bytesPerToken - cacheBytes / 2) / (1.5 * cacheBytes)));
+}
+
 export function estimateSpeed(work: TokenWork, rates: DeviceRates): SpeedEstimate {
   let stepSeconds = rates.stepSeconds + work.layers * rates.layerSeconds;
   let promptSeconds = 0;
   const approximated: string[] = [];
+  const bytesPerToken = work.streams.reduce((sum, stream) => sum + stream.bytes, 0);
+  const fromMemory = memoryShare(bytesPerToken, rates.cacheBytes);
   for (const stream of work.streams) {
     const key = streamKey(stream);
-    let streamRate = rates.generationBytesPerSecond[key];
+    let cacheRate = rates.generationBytesPerSecond[key];
+    let memoryRate = rates.memoryBytesPerSecond?.[key];
     let multiplyRate = rates.promptMultiplyAddsPerSecond[key];
-    if (streamRate === undefined) {
+    if (cacheRate === undefined) {
       approximated.push(key);
-      streamRate = slowest(rates.generationBytesPerSecond, stream.path);
+      cacheRate = slowest(rates.generationBytesPerSecond, stream.path);
+      memoryRate = rates.memoryBytesPerSecond ? slowest(rates.memoryBytesPerSecond, stream.path) : undefined;
       multiplyRate = undefined;
     }
-    stepSeconds += stream.bytes / streamRate;
+    stepSeconds += stream.bytes * ((1 - fromMemory) / cacheRate + fromMemory / (memoryRate ?? cacheRate));
     if (stream.promptElements > 0) promptSeconds += stream.promptElements / (multiplyRate ?? slowest(rates.promptMultiplyAddsPerSecond, "matrix"));
   }
   return {
     generationTokensPerSecond: 1 / stepSeconds,
     promptTokensPerSecond: promptSeconds > 0 ? 1 / promptSeconds : Infinity,
-    bytesPerToken: work.streams.reduce((sum, stream) => sum + stream.bytes, 0),
+    bytesPerToken,
     approximated,
   };
 }

@@ -16,6 +16,8 @@ export interface ModelShape {
   readonly contextLength: number;
   /** Output projection shares the token embedding (no output.weight tensor). */
   readonly tiedEmbeddings: boolean;
+  /** Tokens a sliding-window layer attends to (Gemma 3; five layers of six are local). */
+  readonly slidingWindow?: number;
 }
 
 export interface TensorPlan {
@@ -87,7 +89,45 @@ export const ARCHITECTURES: readonly ArchitectureSpec[] = [
     ],
     layerTensors: (shape) => attentionAndFeedForward(shape, true),
   },
+  {
+    name: "gemma3",
+    tokenizer: "spm",
+    chatTemplate: TAGGED_TURNS_TEMPLATE,
+    defaults: { layers: 2, width: 64, feedForward: 192, heads: 4, kvHeads: 2, headDim: 16, contextLength: 4096, tiedEmbeddings: true, slidingWindow: 512 },
+    ropeFreqBase: 1000000,
+    normEpsilon: 1e-6,
+    extraMetadata: (shape) => [
+      ["gemma3.attention.key_length", u32(shape.headDim)],
+      ["gemma3.attention.value_length", u32(shape.headDim)],
+      ["gemma3.attention.sliding_window", u32(shape.slidingWindow ?? 512)],
+    ],
+    layerTensors: gemma3Block,
+  },
 ];
+
+/**
+ * Gemma 3's block: the llama block with query/key norms and a norm after attention and after the
+ * feed-forward network (llama.cpp's gemma3 loader wants all four).
+ */
+function gemma3Block(shape: ModelShape): TensorPlan[] {
+  const q = shape.heads * shape.headDim;
+  const kv = shape.kvHeads * shape.headDim;
+  return [
+    { name: "attn_norm.weight", shape: [shape.width], role: "norm" },
+    { name: "attn_q.weight", shape: [shape.width, q], role: "matrix" },
+    { name: "attn_k.weight", shape: [shape.width, kv], role: "matrix" },
+    { name: "attn_v.weight", shape: [shape.width, kv], role: "matrix" },
+    { name: "attn_output.weight", shape: [q, shape.width], role: "matrix" },
+    { name: "attn_q_norm.weight", shape: [shape.headDim], role: "norm" },
+    { name: "attn_k_norm.weight", shape: [shape.headDim], role: "norm" },
+    { name: "post_attention_norm.weight", shape: [shape.width], role: "norm" },
+    { name: "ffn_norm.weight", shape: [shape.width], role: "norm" },
+    { name: "ffn_gate.weight", shape: [shape.width, shape.feedForward], role: "matrix" },
+    { name: "ffn_up.weight", shape: [shape.width, shape.feedForward], role: "matrix" },
+    { name: "ffn_down.weight", shape: [shape.feedForward, shape.width], role: "matrix" },
+    { name: "post_ffw_norm.weight", shape: [shape.width], role: "norm" },
+  ];
+}
 
 export function architectureByName(name: string): ArchitectureSpec | undefined {
   return ARCHITECTURES.find((spec) => spec.name === name);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { readGgufHeader, summarizeModel } from "../gguf/index.js";
+import { dequantizeElements, quantTypeByName } from "../quant/index.js";
 import { SynthError, synthesizeModel } from "./synthesize.js";
 
 const directory = mkdtempSync(join(tmpdir(), "slmkit-synth-"));
@@ -35,6 +36,19 @@ describe("synth", () => {
     assert.equal(summary.vocabularySize, 1000);
     assert.equal(summary.fileType, "MOSTLY_BF16");
     assert.equal(header.metadata.string("tokenizer.ggml.model"), "gpt2");
+  });
+
+  it("writes tiled matrices of a quantized type (for timing probes), valid blocks of the planned size", async () => {
+    const output = join(directory, "tiled.gguf");
+    const { header } = await synthesizeModel({ architecture: "gemma3", tiledMatrixType: "Q4_K", output, shape: { layers: 2, width: 256, feedForward: 512, heads: 2, kvHeads: 1, headDim: 128 } });
+    const read = readGgufHeader(output);
+    assert.deepEqual(read.tensors.map((tensor) => tensor.type.name), header.tensors.map((tensor) => (tensor.shape.length === 1 ? "F32" : "Q4_K")));
+    assert.ok(read.tensors.some((tensor) => tensor.name === "blk.1.post_ffw_norm.weight"), "Gemma 3's extra norms");
+    const ffn = read.tensors.find((tensor) => tensor.name === "blk.0.ffn_up.weight")!;
+    const bytes = readFileSync(output).subarray(read.dataOffset + ffn.offset, read.dataOffset + ffn.offset + ffn.byteSize);
+    const blocks = dequantizeElements(quantTypeByName("Q4_K")!, bytes, 256 * 512);
+    assert.ok(blocks.every((value) => Number.isFinite(value)) && blocks.some((value) => value !== 0), "real blocks, not zeros or garbage");
+    await assert.rejects(synthesizeModel({ architecture: "llama", tiledMatrixType: "IQ4_XS", output }), /no quantizer for IQ4_XS/);
   });
 
   it("refuses impossible shapes with a message that says what to change", async () => {

@@ -12,7 +12,7 @@ import {
   u32,
   writeGgufFile,
 } from "../gguf/index.js";
-import { fp32ToBf16, fp32ToFp16 } from "../quant/index.js";
+import { fp32ToBf16, fp32ToFp16, type QuantType, quantizeRows, quantTypeByName } from "../quant/index.js";
 import { ARCHITECTURES, type ArchitectureSpec, type ModelShape, type TensorPlan, architectureByName, commonHyperparameters } from "./architectures.js";
 import { SeededRandom, streamSeed } from "./random.js";
 import { buildTokenizer } from "./tokenizers.js";
@@ -38,6 +38,12 @@ export interface SynthOptions {
   readonly output: string;
   /** Called as tensor data is written. */
   readonly onProgress?: (bytesWritten: number, totalBytes: number) => void;
+  /**
+   * Matrices of any type slmkit can quantize to (Q4_0, Q6_K ...), filled by repeating one quantized
+   * block of random values: quick to write at any size, for timing kernels (whose speed does not
+   * depend on the values), not for anything that reads the weights. Overrides `type` for matrices.
+   */
+  readonly tiledMatrixType?: string;
 }
 
 export interface SynthResult {
@@ -98,7 +104,9 @@ function modelToWrite(spec: ArchitectureSpec, shape: ModelShape, options: Omit<S
     ...tokenizerMetadata,
   ]);
 
-  const weightLayout = tensorTypeByName(type)!;
+  const tiled = options.tiledMatrixType === undefined ? undefined : quantTypeByName(options.tiledMatrixType);
+  if (options.tiledMatrixType !== undefined && tiled === undefined) throw new SynthError(`no quantizer for ${options.tiledMatrixType}`);
+  const weightLayout = tiled ?? tensorTypeByName(type)!;
   const plans: TensorPlan[] = [{ name: "token_embd.weight", shape: [shape.width, vocabularySize], role: "matrix" }];
   for (let layer = 0; layer < shape.layers; layer++) {
     for (const tensor of spec.layerTensors(shape)) plans.push({ ...tensor, name: `blk.${layer}.${tensor.name}` });
@@ -108,6 +116,7 @@ function modelToWrite(spec: ArchitectureSpec, shape: ModelShape, options: Omit<S
 
   const tensors: TensorToWrite[] = plans.map((plan) => {
     const layout = plan.role === "norm" ? tensorTypeByName("F32")! : weightLayout;
+    if (tiled && plan.role === "matrix") return { name: plan.name, type: layout, shape: plan.shape, data: () => tiledTensorData(plan, tiled, seed) };
     return { name: plan.name, type: layout, shape: plan.shape, data: () => randomTensorData(plan, layout, seed) };
   });
   return { metadata, tensors };
@@ -139,6 +148,24 @@ async function* randomTensorData(plan: TensorPlan, layout: TensorTypeLayout, see
     else for (let i = 0; i < count; i++) values[i] = random.nextNormal() * WEIGHT_STD;
     yield encode(values, layout.name);
     // Let other work (a server's requests, progress output) run between chunks of a big model.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+const TILE_ELEMENTS = 1 << 16;
+
+/** One quantized tile of random values, repeated to the tensor's size (rows are whole blocks, so tiles align). */
+async function* tiledTensorData(plan: TensorPlan, type: QuantType, seed: number): AsyncGenerator<Uint8Array> {
+  const elements = plan.shape.reduce((a, b) => a * b, 1);
+  const random = new SeededRandom(streamSeed(seed, plan.name));
+  const values = new Float32Array(TILE_ELEMENTS);
+  for (let i = 0; i < values.length; i++) values[i] = random.nextNormal() * WEIGHT_STD;
+  const tile = quantizeRows(type, values, 1, TILE_ELEMENTS);
+  const bytes = (elements / type.blockSize) * type.bytesPerBlock;
+  const chunk = new Uint8Array(Math.max(tile.length, Math.floor((8 << 20) / tile.length) * tile.length));
+  for (let offset = 0; offset < chunk.length; offset += tile.length) chunk.set(tile, offset);
+  for (let written = 0; written < bytes; written += chunk.length) {
+    yield chunk.subarray(0, Math.min(chunk.length, bytes - written));
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

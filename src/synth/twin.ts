@@ -22,11 +22,13 @@ export type TwinOptions = Omit<SynthOptions, "output" | "onProgress"> & { readon
 
 /** Undefined when slmkit cannot synthesize the architecture yet. */
 export function twinOptions(shapes: PublishedShapes, contextLength: number, displayName: string): TwinOptions | undefined {
-  const { arch, layers, embeddingWidth, feedForwardWidth, heads, kvHeads, headDim, vocabularySize, tiedEmbeddings } = shapes;
+  const { arch, layers, embeddingWidth, feedForwardWidth, heads, kvHeads, headDim, vocabularySize, tiedEmbeddings, slidingWindow, slidingWindowPattern } = shapes;
   if (!ARCHITECTURES.some((spec) => spec.name === arch)) return undefined;
+  // A period other than llama.cpp's default of 6 would need a key synth does not write yet.
+  if (slidingWindowPattern !== undefined && slidingWindowPattern !== 6) return undefined;
   return {
     architecture: arch,
-    shape: { layers, width: embeddingWidth, feedForward: feedForwardWidth, heads, kvHeads, headDim, tiedEmbeddings, contextLength },
+    shape: { layers, width: embeddingWidth, feedForward: feedForwardWidth, heads, kvHeads, headDim, tiedEmbeddings, contextLength, ...(slidingWindow === undefined ? {} : { slidingWindow }) },
     vocabularySize,
     name: `twin of ${displayName} (random weights)`,
   };

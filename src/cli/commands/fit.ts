@@ -25,8 +25,9 @@ export const fitCommand: Command = {
     "\n" +
     "Speed (CPU): the bytes each generated token streams through each kernel over the rate this device was\n" +
     "measured to stream them at, plus a fixed cost per step and per layer; prompts by multiply-adds over the\n" +
-    "measured rate. The first estimate for a weight type measures it with small synthetic models (a few\n" +
-    "seconds per type, kept in $SLMKIT_HOME/device-rates.json; --refresh measures again).\n" +
+    "measured rate. The first estimate for a weight type measures it with synthetic probe models, one the\n" +
+    "size of a small model and one twice the CPU's cache (a model that fits the cache runs from it, a larger\n" +
+    "one from memory); a few seconds per type, kept in $SLMKIT_HOME/device-rates.json (--refresh: again).\n" +
     "Exit code 0 when it fits, 1 when it does not.",
   options: [
     { name: "type", kind: "string", valueName: "TYPE", description: "the quantization to plan for (default: as stored; for a catalog name Q4_K_M)" },

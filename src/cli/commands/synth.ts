@@ -107,6 +107,6 @@ function twinOf(name: string, output: string): SynthOptions {
   const model = findCatalogModel(name);
   if (!model) throw new UsageError(`'${name}' is not in the catalog; one of: ${CATALOG.map((entry) => entry.id).join(", ")}`);
   const options = twinOptions(model.architecture, model.contextLength, model.displayName);
-  if (!options) throw new UsageError(`${model.id} is a ${model.architecture.arch} model; slmkit synthesizes ${ARCHITECTURES.map((spec) => spec.name).join(" and ")} so far`);
+  if (!options) throw new UsageError(`${model.id} is a ${model.architecture.arch} model; slmkit synthesizes ${ARCHITECTURES.map((spec) => spec.name).join(", ")} so far`);
   return { ...options, output };
 }
