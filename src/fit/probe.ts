@@ -1,8 +1,8 @@
 /**
- * Measures this device's rates for speed estimates by running the real engine on small synthetic
- * models: the fixed cost of a decode step and of a layer (tiny models of 2 and 32 layers), and for
- * each weight type and kernel path the bytes per second a decode step streams and the multiply-adds
- * per second of a prompt batch. A type is measured the first time a model needs it; rates are kept
+ * Measures this device's rates for speed estimates by running the real engine on synthetic models:
+ * the fixed cost of a decode step and of a layer (tiny models of 2 and 32 layers), and for each
+ * weight type and kernel path the bytes per second a decode step streams (from a probe about a small
+ * model's size and from one beyond the CPU cache) and the multiply-adds per second of a prompt batch. A type is measured the first time a model needs it; rates are kept
  * in a JSON file beside the device's identity and measured again when that changes.
  */
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -39,9 +39,9 @@ const GENERATED_TOKENS = 32;
 const REPEATS = 7;
 
 interface Timing {
-  /** Seconds per generated token after a short prompt: the median of REPEATS runs. */
+  /** Seconds per generated token after a short prompt: the trimmed mean of REPEATS runs. */
   readonly stepSeconds: number;
-  /** Seconds to evaluate a PROMPT_TOKENS prompt. */
+  /** Seconds to evaluate a PROMPT_TOKENS prompt: the median of three runs. */
   readonly promptSeconds: number;
 }
 
