@@ -7,12 +7,9 @@
 import { existsSync } from "node:fs";
 import { acceleratorCopyBytes, type AttentionShape, attentionShapeOf, publishedHeader, type TokenWork, tokenWork, weightsBytes } from "../fit/index.js";
 import { type GgufHeader, readGgufHeader, summarizeModel } from "../gguf/index.js";
-import { type CatalogModel, findCatalogModel, ModelStore, readRemoteHeader } from "../registry/index.js";
+import { averageBitsPerWeight, type CatalogModel, findCatalogModel, KNOWN_QUANTS, ModelStore, readRemoteHeader } from "../registry/index.js";
 import { UsageError } from "./args.js";
 import { resolveModelArgument } from "./model-argument.js";
-
-/** llama.cpp's average bits per weight of each type's mixture on typical models: for catalog models, which have no header here. */
-const CATALOG_BITS: Readonly<Record<string, number>> = { F32: 32, F16: 16, BF16: 16, Q8_0: 8.5, Q6_K: 6.56, Q5_K_M: 5.69, Q5_K_S: 5.54, Q5_1: 6, Q5_0: 5.5, Q4_K_M: 4.89, Q4_K_S: 4.58, Q4_1: 5, Q4_0: 4.5, Q3_K_L: 4.27, Q3_K_M: 3.91, Q3_K_S: 3.5, Q2_K: 3.35, TQ2_0: 2.06, TQ1_0: 1.69 };
 
 export interface ModelFacts {
   readonly shape: AttentionShape;
@@ -83,8 +80,8 @@ function catalogFacts(model: CatalogModel, cpuFeatures: readonly string[], type 
     const name = `${model.id} (catalog: computed from its shapes)`;
     return { shape: attentionShapeOf(header), work: tokenWork(header, type), weights: weightsBytes(header, type), weightsExact: false, weightsFromShapes: true, name, copy: acceleratorCopyBytes(header, cpuFeatures, type), catalog: model, about: aboutCatalog(model) };
   }
-  const bits = CATALOG_BITS[type];
-  if (bits === undefined) throw new UsageError(`no bits-per-weight figure for ${type}; give one of ${Object.keys(CATALOG_BITS).join(", ")}`);
+  const bits = averageBitsPerWeight(type);
+  if (bits === undefined) throw new UsageError(`no bits-per-weight figure for ${type}; give one of ${KNOWN_QUANTS.join(", ")}`);
   const { layers, kvHeads, headDim, embeddingWidth, feedForwardWidth, vocabularySize, slidingWindow, slidingWindowPattern } = model.architecture;
   const sliding = slidingWindow === undefined ? {} : { slidingWindow, slidingPattern: slidingWindowPattern ?? 6 };
   const shape = { layers, kvHeads, keyWidth: headDim, valueWidth: headDim, embeddingWidth, feedForwardWidth, vocabularySize, ...sliding };

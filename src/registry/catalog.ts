@@ -27,24 +27,36 @@ export const CATALOG: readonly CatalogModel[] = (catalogData as { models: Catalo
 
 /** Quantizations from the most faithful to the smallest, with their average bits per weight in llama.cpp. */
 const QUALITY_ORDER: ReadonlyArray<readonly [string, number]> = [
+  ["F32", 32],
   ["BF16", 16],
   ["F16", 16],
   ["Q8_0", 8.5],
   ["Q6_K", 6.56],
   ["Q5_K_M", 5.69],
+  ["Q5_K_S", 5.54],
   ["Q5_1", 6],
   ["Q5_0", 5.5],
   ["Q4_K_M", 4.89],
   ["Q4_K_S", 4.58],
   ["Q4_1", 5],
   ["Q4_0", 4.5],
+  ["Q3_K_L", 4.27],
   ["Q3_K_M", 3.91],
   ["IQ4_XS", 4.25],
+  ["Q3_K_S", 3.5],
   ["Q2_K", 3.35],
   ["I2_S", 2],
   ["TQ2_0", 2.06],
   ["TQ1_0", 1.69],
 ];
+
+/** llama.cpp's average bits per weight of a quantization's mixture on typical models (undefined: not known). */
+export function averageBitsPerWeight(quant: string): number | undefined {
+  return QUALITY_ORDER.find(([name]) => name === quant.toUpperCase())?.[1];
+}
+
+/** The quantizations averageBitsPerWeight knows, most faithful first. */
+export const KNOWN_QUANTS: readonly string[] = QUALITY_ORDER.map(([quant]) => quant);
 
 /** Context the automatic choice leaves room for. */
 export const CHOICE_CONTEXT = 4096;
@@ -112,7 +124,7 @@ export function chooseQuant(model: CatalogModel, asked?: string, freeBytes = fre
   if (available.length === 0) throw new RegistryError("NOT_FOUND", `${model.id} has no GGUF file in the catalog`);
   const budget = freeBytes * FREE_MEMORY_SHARE;
   // Unquantized files are pulled only when asked: Q8_0 is near-original at half their size.
-  const candidates = available.filter((quant) => quant !== "F16" && quant !== "BF16");
+  const candidates = available.filter((quant) => quant !== "F32" && quant !== "F16" && quant !== "BF16");
   for (const quant of candidates.length > 0 ? candidates : available) {
     const estimatedBytes = estimate(quant);
     if (estimatedBytes <= budget) {

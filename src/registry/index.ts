@@ -8,5 +8,5 @@ export { digestHex, type GcReport, type Manifest, ModelStore, nameFromFile } fro
 export { createModel, type CreateOptions } from "./create.js";
 export { CONFIG_PARAMETERS, checkParameter, checkTemplate, type ConfigMessage, mergeConfig, type ModelConfig } from "./model-config.js";
 export { type Modelfile, parseModelfile } from "./modelfile.js";
-export { availableQuants, CATALOG, type CatalogModel, chooseQuant, estimateBytes, fileFor, findCatalogModel, type QuantChoice, type QuantSize } from "./catalog.js";
+export { availableQuants, averageBitsPerWeight, CATALOG, type CatalogModel, chooseQuant, estimateBytes, fileFor, findCatalogModel, KNOWN_QUANTS, type QuantChoice, type QuantSize } from "./catalog.js";
 export { readRemoteHeader, type RemoteHeader } from "./remote-header.js";
