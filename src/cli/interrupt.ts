@@ -24,3 +24,21 @@ export async function withInterruptHandler<T>(handler: (signal: NodeJS.Signals) 
     handlers.splice(handlers.lastIndexOf(handler), 1);
   }
 }
+
+export class Interrupted extends Error {
+  override readonly name = "Interrupted";
+}
+
+/**
+ * Runs work that takes an AbortSignal; Ctrl-C (or SIGTERM) aborts it. Resolves to the work's value, or
+ * to "interrupted" once the work has stopped, so the command can say what was kept and exit with 130.
+ */
+export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T | "interrupted"> {
+  const controller = new AbortController();
+  try {
+    return await withInterruptHandler(() => controller.abort(new Interrupted("interrupted")), () => work(controller.signal));
+  } catch (error) {
+    if (controller.signal.aborted) return "interrupted";
+    throw error;
+  }
+}

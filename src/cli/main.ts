@@ -24,6 +24,9 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   check: async () => (await import("./commands/store.js")).checkCommand,
   create: async () => (await import("./commands/create.js")).createCommand,
   quantize: async () => (await import("./commands/quantize.js")).quantizeCommand,
+  bench: async () => (await import("./commands/bench.js")).benchCommand,
+  eval: async () => (await import("./commands/eval.js")).evalCommand,
+  optimize: async () => (await import("./commands/optimize.js")).optimizeCommand,
   run: async () => (await import("./commands/run.js")).runCommand,
   serve: async () => (await import("./commands/serve.js")).serveCommand,
   synth: async () => (await import("./commands/synth.js")).synthCommand,
@@ -54,7 +57,7 @@ async function overview(): Promise<string> {
  * one line, exit code 1, no stack trace. Matched by class name so that this file need not load
  * every stage to recognise their errors.
  */
-const EXPECTED_ERRORS = new Set(["CliError", "GgufError", "EngineError", "SynthError", "ListenError", "QuantizeError", "RegistryError"]);
+const EXPECTED_ERRORS = new Set(["CliError", "GgufError", "EngineError", "SynthError", "ListenError", "QuantizeError", "RegistryError", "BenchError", "RecipeError"]);
 
 function isExpected(error: unknown): error is Error {
   return error instanceof Error && EXPECTED_ERRORS.has(error.name);

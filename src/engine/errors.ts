@@ -6,7 +6,9 @@ export type EngineErrorCode =
   | "TEMPLATE_ERROR"
   | "DISPOSED"
   | "ABORTED"
-  | "BUSY";
+  | "BUSY"
+  | "TOKENIZE_FAILED"
+  | "DECODE_FAILED";
 
 /** A failure of the inference engine that the caller (CLI or server) can report as is. */
 export class EngineError extends Error {

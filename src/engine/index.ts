@@ -29,3 +29,5 @@ export {
 } from "./tool-calls.js";
 export { type Speculation } from "./speculation.js";
 export { promptOpensThinking, splitThinking, templateSupportsThinking, ThinkingSplitter } from "./thinking.js";
+export { type BatchRow, type ModelDescription, NativeModel, type NativeModelOptions } from "./native/native-model.js";
+export { findPrebuiltDirectory, llamaLibrary } from "./native/llama-library.js";

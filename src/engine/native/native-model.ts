@@ -1,0 +1,219 @@
+/**
+ * A model and one context driven directly through llama.cpp's C API: decodes with chosen output rows
+ * and no sampling, logits read in place. For measurement (bench, eval), not for serving.
+ */
+import { availableParallelism } from "node:os";
+import koffi from "koffi";
+import { EngineError } from "../errors.js";
+import { type NativeBatch, type NativePointer, llamaLibrary } from "./llama-library.js";
+
+export interface NativeModelOptions {
+  /** Context cells in total (all sequences together). */
+  readonly contextSize: number;
+  /** Largest batch one decode call takes (llama.cpp's n_batch). */
+  readonly batchSize?: number;
+  /** Physical micro-batch (n_ubatch). Default 512, as llama.cpp's. */
+  readonly microBatchSize?: number;
+  /** Independent sequences the context holds (n_seq_max). Default 1. */
+  readonly sequences?: number;
+  /** CPU threads; default: every core this process may use. */
+  readonly threads?: number;
+  /** How long idle CPU threads spin waiting for work, 0–100 (ggml's poll). Default 50, as llama-bench. */
+  readonly poll?: number;
+  /** Layers to offload; the prebuilt library used here is CPU-only, so 0 unless that changes. */
+  readonly gpuLayers?: number;
+}
+
+export interface ModelDescription {
+  /** llama.cpp's llama_model_desc, e.g. "llama 7B Q4_0" (llama-bench's model_type). */
+  readonly type: string;
+  /** Bytes of all weight tensors (llama-bench's model_size). */
+  readonly sizeBytes: number;
+  readonly parameterCount: number;
+  readonly vocabularySize: number;
+  readonly trainingContext: number;
+  readonly addsBos: boolean;
+  readonly bosToken: number;
+}
+
+/** One row of a batch: a token at a position in a sequence, with or without its logits. */
+export interface BatchRow {
+  readonly token: number;
+  readonly position: number;
+  readonly sequence?: number;
+  readonly output?: boolean;
+}
+
+export class NativeModel {
+  readonly description: ModelDescription;
+  readonly contextSize: number;
+  readonly batchSize: number;
+  readonly threads: number;
+  private readonly library = llamaLibrary();
+  private model: NativePointer | undefined;
+  private context: NativePointer | undefined;
+  private threadpool: NativePointer | undefined;
+  private readonly vocab: NativePointer;
+  private readonly batch: NativeBatch;
+  private readonly batchTokens: Int32Array;
+  private readonly batchPositions: Int32Array;
+  private readonly batchOutputs: Int8Array;
+  private readonly batchSequences: Int32Array[];
+  private outputCount = 0;
+
+  private constructor(path: string, options: NativeModelOptions) {
+    const lib = this.library;
+    const modelParams = lib.modelDefaultParams();
+    modelParams.n_gpu_layers = options.gpuLayers ?? 0;
+    const model = lib.loadModel(path, modelParams);
+    if (model === null) throw new EngineError("LOAD_FAILED", `llama.cpp could not load ${path}; check it with \`slmkit inspect ${path}\``);
+    this.model = model;
+    const contextParams = lib.contextDefaultParams();
+    const sequences = options.sequences ?? 1;
+    this.batchSize = Math.min(options.batchSize ?? 2048, options.contextSize);
+    contextParams.n_ctx = options.contextSize;
+    contextParams.n_batch = this.batchSize;
+    contextParams.n_ubatch = Math.min(options.microBatchSize ?? 512, this.batchSize);
+    contextParams.n_seq_max = sequences;
+    contextParams.no_perf = true;
+    // llama.cpp's own default (4) oversubscribes small machines, where its spinning threads cost 10×.
+    const threads = options.threads ?? availableParallelism();
+    this.threads = threads;
+    contextParams.n_threads = threads;
+    contextParams.n_threads_batch = threads;
+    const context = lib.initContext(model, contextParams);
+    if (context === null) {
+      lib.freeModel(model);
+      throw new EngineError("LOAD_FAILED", `llama.cpp could not make a ${options.contextSize}-cell context for ${path}; try a smaller --ctx`);
+    }
+    this.context = context;
+    this.threadpool = lib.threadpoolNew(threads, options.poll ?? 50) ?? undefined;
+    if (this.threadpool !== undefined) lib.attachThreadpool(context, this.threadpool, this.threadpool);
+    this.contextSize = lib.contextSize(context);
+    this.vocab = lib.modelVocab(model);
+    const buffer = Buffer.alloc(256);
+    const length = lib.modelDescription(model, buffer, buffer.length);
+    this.description = {
+      type: buffer.subarray(0, Math.max(0, length)).toString("utf8"),
+      sizeBytes: Number(lib.modelSize(model)),
+      parameterCount: Number(lib.modelParameterCount(model)),
+      vocabularySize: lib.vocabTokenCount(this.vocab),
+      trainingContext: lib.modelTrainingContext(model),
+      addsBos: lib.vocabAddsBos(this.vocab),
+      bosToken: lib.vocabBos(this.vocab),
+    };
+    this.batch = lib.batchInit(this.batchSize, 0, 1);
+    const rows = this.batchSize;
+    this.batchTokens = new Int32Array(koffi.view(this.batch.token, rows * 4));
+    this.batchPositions = new Int32Array(koffi.view(this.batch.pos, rows * 4));
+    this.batchOutputs = new Int8Array(koffi.view(this.batch.logits, rows));
+    new Int32Array(koffi.view(this.batch.n_seq_id, rows * 4)).fill(1);
+    const sequencePointers = koffi.decode(this.batch.seq_id, "void *", rows) as NativePointer[];
+    this.batchSequences = sequencePointers.map((pointer) => new Int32Array(koffi.view(pointer, 4)));
+  }
+
+  /** Loads a GGUF file (llama.cpp maps it; nothing is read into JS memory). */
+  static open(path: string, options: NativeModelOptions): NativeModel {
+    return new NativeModel(path, options);
+  }
+
+  /** Tokens of `text`, with BOS when the model adds one and `addSpecial` is set (llama.cpp's common_tokenize). */
+  tokenize(text: string, addSpecial = true): Int32Array {
+    const bytes = Buffer.from(text, "utf8");
+    // A first call with no room returns minus the number of tokens needed.
+    const needed = -this.library.tokenize(this.vocab, bytes, bytes.length, null, 0, addSpecial, false);
+    if (needed <= 0) return new Int32Array(0);
+    const tokens = new Int32Array(needed);
+    const written = this.library.tokenize(this.vocab, bytes, bytes.length, tokens, needed, addSpecial, false);
+    if (written < 0) throw new EngineError("TOKENIZE_FAILED", `tokenizing ${bytes.length} bytes failed (${written})`);
+    return tokens.subarray(0, written);
+  }
+
+  /**
+   * Decodes up to batchSize rows in one llama_decode. Rows marked `output` get logits, in row order,
+   * readable through logitsOf until the next decode.
+   */
+  decode(rows: readonly BatchRow[]): void {
+    if (rows.length > this.batchSize) throw new EngineError("BAD_OPTION", `a batch of ${rows.length} rows exceeds the batch size ${this.batchSize}`);
+    let outputs = 0;
+    for (let index = 0; index < rows.length; index++) {
+      const row = rows[index]!;
+      this.batchTokens[index] = row.token;
+      this.batchPositions[index] = row.position;
+      this.batchSequences[index]![0] = row.sequence ?? 0;
+      this.batchOutputs[index] = row.output === true ? 1 : 0;
+      if (row.output === true) outputs++;
+    }
+    this.run(rows.length, outputs);
+  }
+
+  /**
+   * Decodes `count` tokens of one sequence at consecutive positions from `firstPosition`, with logits
+   * for those at or after `firstOutputPosition` (Infinity: none). The fast path for chunks and benchmarks.
+   */
+  decodeRun(tokens: Int32Array, firstPosition: number, sequence = 0, firstOutputPosition = Infinity): void {
+    const count = tokens.length;
+    if (count > this.batchSize) throw new EngineError("BAD_OPTION", `a batch of ${count} rows exceeds the batch size ${this.batchSize}`);
+    this.batchTokens.set(tokens);
+    let outputs = 0;
+    for (let index = 0; index < count; index++) {
+      const position = firstPosition + index;
+      this.batchPositions[index] = position;
+      this.batchSequences[index]![0] = sequence;
+      const output = position >= firstOutputPosition;
+      this.batchOutputs[index] = output ? 1 : 0;
+      if (output) outputs++;
+    }
+    this.run(count, outputs);
+  }
+
+  /** Logits of the i-th output row of the last decode: a view into llama.cpp's buffer, valid until the next decode. */
+  logitsOf(outputIndex: number): Float32Array {
+    if (outputIndex < 0 || outputIndex >= this.outputCount) throw new EngineError("BAD_OPTION", `output ${outputIndex} of ${this.outputCount}`);
+    const pointer = this.library.logits(this.liveContext());
+    if (pointer === null) throw new EngineError("DECODE_FAILED", "llama.cpp returned no logits");
+    const vocabulary = this.description.vocabularySize;
+    const all = new Float32Array(koffi.view(pointer, this.outputCount * vocabulary * 4));
+    return all.subarray(outputIndex * vocabulary, (outputIndex + 1) * vocabulary);
+  }
+
+  /** Forgets every sequence in the KV cache (llama_memory_clear). */
+  clear(): void {
+    this.library.memoryClear(this.library.memory(this.liveContext()), true);
+  }
+
+  /** Waits for queued work (GPU backends); on the CPU decode is already synchronous. */
+  synchronize(): void {
+    this.library.synchronize(this.liveContext());
+  }
+
+  close(): void {
+    if (this.context !== undefined) {
+      this.library.batchFree(this.batch);
+      this.library.freeContext(this.context);
+      this.context = undefined;
+    }
+    if (this.threadpool !== undefined) {
+      this.library.threadpoolFree(this.threadpool);
+      this.threadpool = undefined;
+    }
+    if (this.model !== undefined) {
+      this.library.freeModel(this.model);
+      this.model = undefined;
+    }
+  }
+
+  private run(count: number, outputs: number): void {
+    this.batch.n_tokens = count;
+    const status = this.library.decode(this.liveContext(), this.batch);
+    if (status !== 0) {
+      throw new EngineError("DECODE_FAILED", `llama_decode returned ${status} for ${count} rows${status === 1 ? " (no room in the KV cache: clear it or use a larger context)" : ""}`);
+    }
+    this.outputCount = outputs;
+  }
+
+  private liveContext(): NativePointer {
+    if (this.context === undefined) throw new EngineError("BAD_OPTION", "the model is closed");
+    return this.context;
+  }
+}
