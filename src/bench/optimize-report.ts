@@ -60,7 +60,10 @@ export function reportMarkdown(report: OptimizeReport): string {
   return lines.filter((line, index) => line !== "" || lines[index - 1] !== "").join("\n");
 }
 
-/** The two charts; the source (KLD 0, which a log axis cannot place) is left out of them. */
+/**
+ * The two charts; the source (KLD 0, which a log axis cannot place) is left out of them. The front is
+ * over size, speed and KLD together, so its points are marked but not joined in either plane.
+ */
 export function reportCharts(report: OptimizeReport): { sizeChart: string; speedChart: string } {
   const variants = report.variants.filter((variant) => variant.name !== "source");
   const maxKld = report.recipe.constraints.maxKld;
@@ -68,6 +71,7 @@ export function reportCharts(report: OptimizeReport): { sizeChart: string; speed
   const formatKld = (value: number) => (value >= 0.01 ? value.toFixed(2) : value.toExponential(0));
   const sizeChart = scatterChartSvg({
     title: "Size vs KL-divergence from the source",
+    frontLine: false,
     xLabel: "file size (MiB)",
     yLabel: "mean KLD (nats)",
     yLog: true,
@@ -79,6 +83,7 @@ export function reportCharts(report: OptimizeReport): { sizeChart: string; speed
   });
   const speedChart = scatterChartSvg({
     title: "Generation speed vs KL-divergence from the source",
+    frontLine: false,
     xLabel: "generation (tokens/s)",
     yLabel: "mean KLD (nats)",
     yLog: true,

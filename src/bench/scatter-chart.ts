@@ -27,6 +27,11 @@ export interface ScatterChart {
   /** Optional limit lines, e.g. a max-KLD constraint: a dashed line with a label. The axis is widened to show it. */
   readonly xLimit?: { readonly label: string; readonly value: number };
   readonly yLimit?: { readonly label: string; readonly value: number };
+  /**
+   * Join the front points with a line (default). Off when the front was found over more objectives than
+   * the two drawn: joined, its points would suggest a trade-off curve that the plane does not show.
+   */
+  readonly frontLine?: boolean;
 }
 
 const WIDTH = 720;
@@ -106,7 +111,7 @@ export function scatterChartSvg(chart: ScatterChart): string {
   }
   // The chosen point is normally on the front itself, so the line runs through it too.
   const front = placed.filter((entry) => entry.point.kind !== "other").sort((a, b) => a.x - b.x || a.y - b.y);
-  if (front.length > 1) {
+  if (front.length > 1 && chart.frontLine !== false) {
     parts.push(`<polyline class="front" points="${front.map((entry) => `${px(entry.x)},${py(entry.y)}`).join(" ")}" fill="none" stroke="#4e79a7" stroke-width="1"/>`);
   }
   for (const marker of [...MARKERS].reverse()) {

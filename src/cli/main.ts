@@ -28,6 +28,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   eval: async () => (await import("./commands/eval.js")).evalCommand,
   optimize: async () => (await import("./commands/optimize.js")).optimizeCommand,
   run: async () => (await import("./commands/run.js")).runCommand,
+  keys: async () => (await import("./commands/keys.js")).keysCommand,
+  audit: async () => (await import("./commands/audit.js")).auditCommand,
   serve: async () => (await import("./commands/serve.js")).serveCommand,
   synth: async () => (await import("./commands/synth.js")).synthCommand,
 };
@@ -57,7 +59,7 @@ async function overview(): Promise<string> {
  * one line, exit code 1, no stack trace. Matched by class name so that this file need not load
  * every stage to recognise their errors.
  */
-const EXPECTED_ERRORS = new Set(["CliError", "GgufError", "EngineError", "SynthError", "ListenError", "QuantizeError", "RegistryError", "BenchError", "RecipeError"]);
+const EXPECTED_ERRORS = new Set(["CliError", "GgufError", "EngineError", "SynthError", "ListenError", "QuantizeError", "RegistryError", "BenchError", "RecipeError", "KeyError", "AuditError"]);
 
 function isExpected(error: unknown): error is Error {
   return error instanceof Error && EXPECTED_ERRORS.has(error.name);

@@ -6,6 +6,7 @@ import { EngineError, type GenerateRequest, type GenerateResult, type LoadedMode
 import { ApiError, badRequest } from "./api-error.js";
 import type { RequestContext } from "./http.js";
 import type { ModelPool } from "./model-pool.js";
+import type { Permission } from "./access/permissions.js";
 
 /** Engine errors caused by the request become 4xx answers; the rest stay server errors. */
 export function toApiError(error: unknown): unknown {
@@ -48,8 +49,16 @@ export async function engineCallAsync<T>(call: () => Promise<T>): Promise<T> {
  * Runs a request's work with the model it names (loaded on first use, kept loaded while the work
  * runs, then for `keepAliveMs`); 404 when the name is not served.
  */
-export function withModel<T>(pool: ModelPool, name: string, context: RequestContext, work: (model: LoadedModel) => Promise<T>, keepAliveMs?: number): Promise<T> {
+export function withModel<T>(
+  pool: ModelPool,
+  name: string,
+  context: RequestContext,
+  work: (model: LoadedModel) => Promise<T>,
+  keepAliveMs?: number,
+  permission: Permission = "inference",
+): Promise<T> {
   context.notes.model = name;
+  context.authorize?.(permission, name);
   return pool.use(name, (model) => work(model), keepAliveMs).catch((error: unknown) => {
     throw toApiError(error);
   });

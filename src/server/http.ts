@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ApiError, type ApiStyle } from "./api-error.js";
+import type { Principal } from "./access/access-control.js";
+import { PERMISSIONS, type Permission } from "./access/permissions.js";
 import type { GenerationObserver } from "./server-metrics.js";
 
 export type Method = "GET" | "HEAD" | "POST" | "DELETE";
@@ -16,6 +18,13 @@ export interface RequestContext {
   readonly notes: Record<string, string | number>;
   /** Told of the request's generations, for /metrics. */
   readonly metrics?: GenerationObserver;
+  /** Who is calling (a key, or nobody while auth is off). */
+  readonly principal?: Principal;
+  /**
+   * 403 unless the caller may do `permission`, on `model` when given (keys can be limited to some
+   * models). Routes whose permission depends on the body (Ollama's generate: load or generate) call it.
+   */
+  authorize?(permission: Permission, model?: string): void;
 }
 
 /** One row of the route table: method, path pattern (`:name` matches one segment) and handler. */
@@ -24,6 +33,8 @@ export interface Route {
   readonly path: string;
   /** Whose error body the route answers with; OpenAI's when not given. */
   readonly style?: ApiStyle;
+  /** What the caller must be allowed (any of a list); see access/permissions.ts. Required: no route is open by omission. */
+  readonly permission: Permission | readonly Permission[];
   handle(context: RequestContext): Promise<void>;
 }
 
@@ -39,6 +50,10 @@ export class Router {
 
   constructor(routes: readonly Route[]) {
     this.compiled = routes.map((route) => {
+      const declared: readonly unknown[] = typeof route.permission === "string" ? [route.permission] : ((route.permission as readonly unknown[] | undefined) ?? []);
+      if (declared.length === 0 || !declared.every((permission) => (PERMISSIONS as readonly unknown[]).includes(permission))) {
+        throw new Error(`the route ${route.method} ${route.path} declares no known permission; every route must say who may call it`);
+      }
       const names: string[] = [];
       const source = route.path
         .split("/")
@@ -50,6 +65,11 @@ export class Router {
         .join("/");
       return { route, pattern: new RegExp(`^${source}/?$`), names };
     });
+  }
+
+  /** Every route, for listings and for the tests that walk them all. */
+  get routes(): readonly Route[] {
+    return this.compiled.map(({ route }) => route);
   }
 
   match(method: string, path: string): { route: Route; params: Record<string, string> } {

@@ -18,6 +18,7 @@ import {
   type ToolChat,
 } from "../engine/index.js";
 import type { ChatMessage } from "../engine/index.js";
+import type { Permission } from "./access/permissions.js";
 import { ApiError, badRequest, notImplemented } from "./api-error.js";
 import { engineCall, engineCallAsync, withModel } from "./generation.js";
 import { type Method, type RequestContext, type Route, sendJson, sendText } from "./http.js";
@@ -50,8 +51,8 @@ import {
 } from "./ollama-wire.js";
 
 /** Routes of Ollama's API that need what slmkit does not have yet: a 501 that says so. */
-const NOT_YET: ReadonlyArray<{ method: Method; path: string; message: string }> = [
-  { method: "POST", path: "/api/push", message: "/api/push (uploading models) is not implemented yet: it needs the model registry, coming with a later release" },
+const NOT_YET: ReadonlyArray<{ method: Method; path: string; permission: Permission; message: string }> = [
+  { method: "POST", path: "/api/push", permission: "models.manage", message: "/api/push (uploading models) is not implemented yet: it needs the model registry, coming with a later release" },
 ];
 
 /** The Ollama routes, one row each; all answer errors in Ollama's shape. */
@@ -59,29 +60,31 @@ export function ollamaRoutes(pool: ModelPool, create: CreateSettings, registry?:
   const descriptions = new ModelDescriptions();
   const routes: Array<Omit<Route, "style">> = [
     // Ollama's own liveness answer, which clients probe with GET or HEAD.
-    { method: "GET", path: "/", handle: async ({ response }) => sendText(response, 200, "Ollama is running") },
-    { method: "GET", path: "/api/version", handle: async ({ response }) => sendJson(response, 200, { version: OLLAMA_API_VERSION }) },
-    { method: "POST", path: "/api/generate", handle: (context) => generateRoute(context, pool, descriptions) },
-    { method: "POST", path: "/api/chat", handle: (context) => chatRoute(context, pool) },
-    { method: "GET", path: "/api/tags", handle: async (context) => listModels(context, pool, descriptions) },
-    { method: "POST", path: "/api/create", handle: (context) => createModel(context, pool, create) },
+    { method: "GET", path: "/", permission: "public", handle: async ({ response }) => sendText(response, 200, "Ollama is running") },
+    { method: "GET", path: "/api/version", permission: "models.read", handle: async ({ response }) => sendJson(response, 200, { version: OLLAMA_API_VERSION }) },
+    { method: "POST", path: "/api/generate", permission: ["inference", "models.load"], handle: (context) => generateRoute(context, pool, descriptions) },
+    { method: "POST", path: "/api/chat", permission: ["inference", "models.load"], handle: (context) => chatRoute(context, pool) },
+    { method: "GET", path: "/api/tags", permission: "models.read", handle: async (context) => listModels(context, pool, descriptions) },
+    { method: "POST", path: "/api/create", permission: "models.manage", handle: (context) => createModel(context, pool, create) },
     {
       method: "POST",
       path: "/api/pull",
+      permission: "models.manage",
       handle: async (context) => {
         if (!registry) throw notImplemented("/api/pull needs the model store; this server was started without one");
         await pullModel(context, pool, registry);
       },
     },
-    { method: "POST", path: "/api/show", handle: (context) => showModel(context, pool, descriptions) },
-    { method: "GET", path: "/api/ps", handle: async (context) => runningModels(context, pool, descriptions) },
-    { method: "POST", path: "/api/copy", handle: (context) => copyModel(context, pool) },
-    { method: "DELETE", path: "/api/delete", handle: (context) => deleteModel(context, pool) },
-    { method: "POST", path: "/api/embed", handle: (context) => embedRoute(context, pool) },
-    { method: "POST", path: "/api/embeddings", handle: (context) => legacyEmbeddingRoute(context, pool) },
-    ...NOT_YET.map(({ method, path, message }) => ({
+    { method: "POST", path: "/api/show", permission: "models.read", handle: (context) => showModel(context, pool, descriptions) },
+    { method: "GET", path: "/api/ps", permission: "models.read", handle: async (context) => runningModels(context, pool, descriptions) },
+    { method: "POST", path: "/api/copy", permission: "models.manage", handle: (context) => copyModel(context, pool) },
+    { method: "DELETE", path: "/api/delete", permission: "models.manage", handle: (context) => deleteModel(context, pool) },
+    { method: "POST", path: "/api/embed", permission: "embeddings", handle: (context) => embedRoute(context, pool) },
+    { method: "POST", path: "/api/embeddings", permission: "embeddings", handle: (context) => legacyEmbeddingRoute(context, pool) },
+    ...NOT_YET.map(({ method, path, permission, message }) => ({
       method,
       path,
+      permission,
       handle: async (): Promise<void> => {
         throw notImplemented(message);
       },
@@ -231,10 +234,11 @@ async function loadOrUnload(
   let reason: DoneReason;
   if (body.keep_alive === 0) {
     context.notes.model = served.name;
+    context.authorize?.("models.load", served.name);
     await pool.unload(served.name);
     reason = "unload";
   } else {
-    await withModel(pool, served.name, context, async () => undefined, body.keep_alive ?? undefined);
+    await withModel(pool, served.name, context, async () => undefined, body.keep_alive ?? undefined, "models.load");
     reason = "load";
   }
   sendJson(context.response, 200, { model: body.model, created_at: now(), ...answer(reason) });
@@ -396,6 +400,7 @@ async function embedRoute(context: RequestContext, pool: ModelPool): Promise<voi
       });
     },
     body.keep_alive ?? undefined,
+    "embeddings",
   );
 }
 
@@ -412,6 +417,7 @@ async function legacyEmbeddingRoute(context: RequestContext, pool: ModelPool): P
       sendJson(context.response, 200, { embedding: vectors[0] });
     },
     body.keep_alive ?? undefined,
+    "embeddings",
   );
 }
 

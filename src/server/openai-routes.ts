@@ -24,11 +24,11 @@ import {
 /** The OpenAI-compatible routes: /v1/models, /v1/chat/completions, /v1/completions. */
 export function openAiRoutes(pool: ModelPool): Route[] {
   return [
-    { method: "GET", path: "/v1/models", handle: async (context) => listModels(context, pool) },
-    { method: "GET", path: "/v1/models/:id", handle: async (context) => showModel(context, pool) },
-    { method: "POST", path: "/v1/chat/completions", handle: (context) => chatCompletion(context, pool) },
-    { method: "POST", path: "/v1/completions", handle: (context) => textCompletion(context, pool) },
-    { method: "POST", path: "/v1/embeddings", handle: (context) => embeddings(context, pool) },
+    { method: "GET", path: "/v1/models", permission: "models.read", handle: async (context) => listModels(context, pool) },
+    { method: "GET", path: "/v1/models/:id", permission: "models.read", handle: async (context) => showModel(context, pool) },
+    { method: "POST", path: "/v1/chat/completions", permission: "inference", handle: (context) => chatCompletion(context, pool) },
+    { method: "POST", path: "/v1/completions", permission: "inference", handle: (context) => textCompletion(context, pool) },
+    { method: "POST", path: "/v1/embeddings", permission: "embeddings", handle: (context) => embeddings(context, pool) },
   ];
 }
 
@@ -218,7 +218,7 @@ async function embeddings(context: RequestContext, pool: ModelPool): Promise<voi
       model: body.model,
       usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
     });
-  });
+  }, undefined, "embeddings");
 }
 
 /** OpenAI's legacy completions endpoint defaults max_tokens to 16. */

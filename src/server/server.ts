@@ -1,8 +1,13 @@
 import { type Server, createServer } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { LoadOptions } from "../engine/index.js";
 import { slmkitHome } from "../registry/index.js";
+import { AccessControl } from "./access/access-control.js";
+import type { KeyStore } from "./access/keys.js";
+import { RateLimiter } from "./access/rate-limiter.js";
+import type { AuditLog } from "./audit/audit-log.js";
 import { dispatch } from "./dispatch.js";
 import { type Route, Router, sendJson, sendText } from "./http.js";
 import { type DrainReport, InFlightRequests } from "./in-flight.js";
@@ -35,6 +40,17 @@ export interface ServerOptions {
   readonly registry?: PullSettings;
   /** Receives a record per request, model load and unload, and shutdown step; silent when not given. */
   readonly logger?: Logger;
+  /** API keys: auth is on once one usable key exists (or always with requireAuth). */
+  readonly keys?: KeyStore;
+  readonly requireAuth?: boolean;
+  /** The audit trail, one line per request. */
+  readonly audit?: AuditLog;
+  /** Record request bodies (prompts) in the audit trail too. */
+  readonly auditContent?: boolean;
+  /** Browser origins allowed by CORS ("*" for any); none by default. */
+  readonly corsOrigins?: readonly string[];
+  /** Serve HTTPS with this certificate and key (PEM). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 export interface ShutdownReport extends DrainReport {
@@ -46,6 +62,10 @@ export interface RunningServer {
   readonly port: number;
   readonly pool: ModelPool;
   readonly metrics: ServerMetrics;
+  /** Whether requests need an API key now (a usable key exists, or requireAuth). */
+  authRequired(): boolean;
+  /** The route table: method, path pattern and the permission each needs. */
+  readonly routes: readonly Pick<Route, "method" | "path" | "permission">[];
   /**
    * Graceful stop: accepts no new connections and answers 503 to new requests on open ones, lets
    * running requests finish for up to `timeoutMs`, then stops the rest (streams end with what they
@@ -66,11 +86,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     {
       method: "GET",
       path: "/health",
+      permission: "public",
       handle: async ({ response }) => sendJson(response, 200, health(pool)),
     },
     {
       method: "GET",
       path: "/metrics",
+      permission: "metrics",
       handle: async ({ response }) => sendText(response, 200, metrics.render(), { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
     },
     ...openAiRoutes(pool),
@@ -86,8 +108,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
     stopSignal: inFlight.stopSignal,
     draining: () => draining,
+    access: new AccessControl({ ...(options.keys && { keys: options.keys }), ...(options.requireAuth !== undefined && { requireAuth: options.requireAuth }) }),
+    limiter: new RateLimiter(),
+    ...(options.audit && { audit: options.audit }),
+    ...(options.auditContent !== undefined && { auditContent: options.auditContent }),
+    ...(options.corsOrigins && { corsOrigins: options.corsOrigins }),
   };
-  const server = createServer((request, response) => inFlight.track(dispatch(request, response, dispatchOptions)));
+  const handler = (request: Parameters<typeof dispatch>[0], response: Parameters<typeof dispatch>[1]): void => void inFlight.track(dispatch(request, response, dispatchOptions));
+  const server: Server = options.tls === undefined ? createServer(handler) : createTlsServer({ cert: options.tls.cert, key: options.tls.key }, handler);
   server.keepAliveTimeout = 30_000;
   const host = options.host ?? DEFAULT_HOST;
   await listen(server, host, options.port ?? DEFAULT_PORT);
@@ -111,10 +139,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return { ...report, seconds };
     })());
   return {
-    url: `http://${shownHost}:${port}`,
+    url: `${options.tls === undefined ? "http" : "https"}://${shownHost}:${port}`,
     port,
     pool,
     metrics,
+    authRequired: () => dispatchOptions.access.enabled(),
+    routes: router.routes.map(({ method, path, permission }) => ({ method, path, permission })),
     shutdown,
     close: async () => {
       server.closeAllConnections();

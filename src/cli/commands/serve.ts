@@ -1,5 +1,9 @@
+import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
+import { join } from "node:path";
 import {
+  AuditLog,
+  KeyStore,
   createLogger,
   DEFAULT_HOST,
   DEFAULT_MAX_BODY_BYTES,
@@ -16,12 +20,12 @@ import {
   type ServedModel,
   startServer,
 } from "../../server/index.js";
-import { type Command, UsageError } from "../args.js";
+import { CliError, type Command, UsageError } from "../args.js";
 import { DEMO_MODEL_NAME, ensureDemoModel } from "../demo-model.js";
 import { parseByteSize } from "../format.js";
 import { resolveModelArgument } from "../model-argument.js";
 import { readGgufHeader } from "../../gguf/index.js";
-import { hubEndpoint, type ModelConfig, ModelStore } from "../../registry/index.js";
+import { hubEndpoint, type ModelConfig, ModelStore, slmkitHome } from "../../registry/index.js";
 import { withInterruptHandler } from "../interrupt.js";
 import { ENGINE_OPTIONS, loadOptionsFrom } from "./run.js";
 
@@ -34,7 +38,11 @@ export const serveCommand: Command = {
     "model given, serves every model in the store, or, when it is empty, a small demo model with RANDOM\n" +
     "weights (made on first use, no download): it shows the API works; its replies are gibberish.\n" +
     "POST /api/pull fetches Hugging Face models (hf.co/<owner>/<repo>:<QUANT>) into the store and serves them.\n" +
-    "Binds 127.0.0.1 unless told otherwise. Environment: SLMKIT_HOST, SLMKIT_PORT, SLMKIT_HOME.",
+    "Binds 127.0.0.1 unless told otherwise; another address needs API keys (`slmkit keys create`) or --auth,\n" +
+    "or --insecure to serve without them. Requests need a key (Authorization: Bearer or x-api-key) as soon as\n" +
+    "one exists in $SLMKIT_HOME/keys.json; each role may call the routes its permissions allow (README).\n" +
+    "Every request is written to the audit trail in $SLMKIT_HOME/audit/ (no prompts unless --audit-content;\n" +
+    "`slmkit audit verify` checks its hash chain). Environment: SLMKIT_HOST, SLMKIT_PORT, SLMKIT_HOME.",
   options: [
     { name: "host", kind: "string", description: "address to listen on (default 127.0.0.1)" },
     { name: "port", short: "p", kind: "integer", description: `port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)`, min: 0, max: 65535 },
@@ -48,6 +56,15 @@ export const serveCommand: Command = {
     { name: "log-format", kind: "string", choices: LOG_FORMATS, description: "pretty: one readable line per event; json: one JSON object per line, for log collectors (default pretty)" },
     { name: "log-level", kind: "string", choices: LOG_LEVELS, description: "least severe records written (default info: every request)" },
     { name: "quiet", short: "q", kind: "boolean", description: "log only warnings and errors (same as --log-level warn)" },
+    { name: "auth", kind: "boolean", description: "require an API key even while none exists (all but /health answer 401 until one is made)" },
+    { name: "insecure", kind: "boolean", description: "allow a non-loopback --host without API keys: anyone who reaches it may use and change the models" },
+    { name: "keys-file", kind: "string", valueName: "FILE", description: "the API key store (default $SLMKIT_HOME/keys.json)" },
+    { name: "audit-dir", kind: "string", valueName: "DIR", description: "where the audit trail goes (default $SLMKIT_HOME/audit)" },
+    { name: "no-audit", kind: "boolean", description: "write no audit trail" },
+    { name: "audit-content", kind: "boolean", description: "also record request bodies (prompts) in the audit trail" },
+    { name: "tls-cert", kind: "string", valueName: "FILE", description: "serve HTTPS with this PEM certificate (with --tls-key)" },
+    { name: "tls-key", kind: "string", valueName: "FILE", description: "the PEM private key of --tls-cert" },
+    { name: "cors-origin", kind: "strings", valueName: "ORIGIN", description: "a browser origin allowed to call the API, e.g. https://app.example.com ('*': any); none by default" },
     ...ENGINE_OPTIONS,
   ],
   examples: ["slmkit serve                       # the random-weight demo model", "slmkit serve qwen3-0.6b-q4_0.gguf --port 8080 --parallel 4"],
@@ -68,7 +85,24 @@ export const serveCommand: Command = {
     const shutdownTimeoutMs = durationOption(values, "shutdown-timeout", "10s or 2m") ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     const level = (values["log-level"] as LogLevel | undefined) ?? (values.quiet === true ? "warn" : "info");
     const logger = createLogger({ format: values["log-format"] as LogFormat | undefined, level, write: (line) => process.stderr.write(`${line}\n`) });
+    const keys = new KeyStore((values["keys-file"] as string | undefined) ?? join(slmkitHome(), "keys.json"));
+    const requireAuth = values.auth === true;
+    if (!isLoopback(host) && !requireAuth && !keys.hasActiveKeys() && values.insecure !== true) {
+      throw new UsageError(
+        `refusing to listen on ${host} without API keys: anyone who can reach it could use, pull and delete models. ` +
+          "Create a key first (`slmkit keys create --role admin --name me`), or pass --auth, or --insecure to accept the risk",
+      );
+    }
+    const tls = tlsOption(values);
+    if (values["no-audit"] === true && values["audit-content"] === true) throw new UsageError("--audit-content needs the audit trail; drop --no-audit");
+    const audit = values["no-audit"] === true ? undefined : new AuditLog((values["audit-dir"] as string | undefined) ?? join(slmkitHome(), "audit"));
     const server = await startServer({
+      keys,
+      requireAuth,
+      ...(audit && { audit }),
+      auditContent: values["audit-content"] === true,
+      ...(values["cors-origin"] !== undefined && { corsOrigins: values["cors-origin"] as string[] }),
+      ...(tls && { tls }),
       host,
       port,
       models,
@@ -88,8 +122,19 @@ export const serveCommand: Command = {
     const signal = await untilSignal();
     logger.info(`${signal} received: finishing running requests, then unloading (${signal} again stops at once)`, { signal });
     await withInterruptHandler(() => process.exit(130), () => server.shutdown(shutdownTimeoutMs));
+    audit?.close();
   },
 };
+
+/** --tls-cert and --tls-key, both or neither, read as PEM. */
+function tlsOption(values: Readonly<Record<string, unknown>>): { cert: Buffer; key: Buffer } | undefined {
+  const cert = values["tls-cert"] as string | undefined;
+  const key = values["tls-key"] as string | undefined;
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw new UsageError("give both --tls-cert and --tls-key");
+  for (const file of [cert, key]) if (!existsSync(file)) throw new CliError(`${file}: no such file`);
+  return { cert: readFileSync(cert), key: readFileSync(key) };
+}
 
 function portFromEnvironment(): number {
   const raw = process.env.SLMKIT_PORT;
@@ -110,8 +155,8 @@ function printBanner(server: RunningServer, models: readonly ServedModel[], host
   }
   const example = JSON.stringify({ model: models[0]!.name, messages: [{ role: "user", content: "Hello" }] });
   lines.push(`  Try: curl ${server.url}/v1/chat/completions -H 'Content-Type: application/json' -d '${example}'`);
-  if (!isLoopback(host)) {
-    lines.push(`  Warning: listening on ${host}: anyone who can reach this address can use these models (no API keys yet).`);
+  if (!isLoopback(host) && !server.authRequired()) {
+    lines.push(`  Warning: listening on ${host} with --insecure: anyone who can reach this address can use and change these models.`);
   }
   process.stderr.write(`${lines.join("\n")}\n`);
 }
@@ -120,7 +165,7 @@ function printBanner(server: RunningServer, models: readonly ServedModel[], host
 function logStart(logger: Logger, server: RunningServer, models: readonly ServedModel[], host: string): void {
   logger.info("listening", { url: server.url, openai: `${server.url}/v1`, ollama: `${server.url}/api` });
   for (const model of models) logger.info("serving model", { model: model.name, path: model.path, random_weights: model.randomWeights || undefined });
-  if (!isLoopback(host)) logger.warn("listening on a non-loopback address: anyone who can reach it can use these models (no API keys yet)", { host });
+  if (!isLoopback(host) && !server.authRequired()) logger.warn("listening on a non-loopback address without API keys (--insecure)", { host });
 }
 
 function isLoopback(host: string): boolean {
