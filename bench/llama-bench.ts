@@ -5,7 +5,14 @@
  *
  * llama-bench is not part of slmkit: build it from the llama.cpp source node-llama-cpp bundles and point
  * --llama-bench or LLAMA_BENCH at it. slmkit runs on node-llama-cpp's prebuilt CPU libraries, which
- * choose kernels for this CPU at run time; a llama-bench built here may pick others.
+ * choose kernels for this CPU at run time (AMX, AVX-512 ...); a llama-bench built with GGML_NATIVE=OFF
+ * runs generic kernels (Q4_0 ran 1.7× slower in it here), and one built with GGML_NATIVE=ON died of an
+ * illegal instruction on this VM. To compare the same kernels, run llama-bench on node-llama-cpp's
+ * libraries: put the llama-bench binary and its libllama-bench-impl.so and libllama-common.so.0 in a
+ * directory with links named libllama.so.0, libggml.so.0 and libggml-base.so.0 to node-llama-cpp's
+ * libllama.v0.4.0.so, libggml.v0.4.0.so and libggml-base.so (plus links to all its .so files, the CPU
+ * variants included), and run this script with LD_LIBRARY_PATH set to that directory. BENCHMARKS.md
+ * records which way a table was made.
  *
  *   npm run build && node dist/bench/llama-bench.js [--models a.gguf,b.gguf] [-p 512] [-n 128] [-t 2] [-r 3]
  *       [--rounds 3] [--llama-bench PATH]
