@@ -118,5 +118,21 @@ describe("slmkit bench, eval and optimize", () => {
     const bad = await runCli(["optimize", "--recipe", recipe]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /constraints\.maxKld/);
+
+    const out = join(directory.path, "from-recipe");
+    writeFileSync(recipe, JSON.stringify({ source, types: ["Q8_0", "Q4_0"], constraints: { maxSizeBytes: 1 }, eval: { context: 64, chunks: 2 }, bench: { prompt: 16, generate: 4, repetitions: 1, threads: 1 }, out }));
+    const none = await runCli(["optimize", "--recipe", recipe, "--json"], { timeoutMs: 120_000 });
+    assert.equal(none.code, 1, "no variant is 1 byte or smaller");
+    const report = JSON.parse(none.stdout) as { chosen: string | null; recipe: { eval: { context: number } }; variants: unknown[]; constraintFailures: Record<string, string[]> };
+    assert.equal(report.chosen, null);
+    assert.equal(report.recipe.eval.context, 64, "the recipe's settings were used");
+    assert.equal(report.variants.length, 3);
+    assert.match(report.constraintFailures.Q4_0![0]!, /^size \d+ B > 1 B$/);
+    assert.match(readFileSync(join(out, "report.md"), "utf8"), /No variant meets the constraints/);
+
+    const relaxed = await runCli(["optimize", "--recipe", recipe, "--max-size", "1GB", "--json"], { timeoutMs: 120_000 });
+    assert.equal(relaxed.code, 0, relaxed.stderr);
+    assert.equal((JSON.parse(relaxed.stdout) as { chosen: string }).chosen, "Q4_0", "flags override the recipe; the smallest variant wins");
+    assert.match(relaxed.stderr, /Q8_0: measured before, reused/);
   });
 });
