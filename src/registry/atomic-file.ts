@@ -6,11 +6,12 @@ import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/** `mode` sets the new file's permissions (e.g. 0o600 for secrets) from the moment it exists. */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o666): void {
   const directory = dirname(path);
   mkdirSync(directory, { recursive: true });
   const temporary = join(directory, `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
-  const handle = openSync(temporary, "w");
+  const handle = openSync(temporary, "wx", mode);
   try {
     writeSync(handle, typeof data === "string" ? Buffer.from(data) : data);
     fsyncSync(handle);

@@ -1,4 +1,5 @@
 // The registry stage: where models live on this machine (the store), and how they get there (pull).
+export { writeFileAtomic } from "./atomic-file.js";
 export { RegistryError, type RegistryErrorCode } from "./errors.js";
 export { slmkitHome } from "./home.js";
 export { canonicalName, DEFAULT_TAG, formatModelName, type ModelName, parseModelName } from "./names.js";

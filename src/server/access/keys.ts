@@ -9,8 +9,9 @@
  * or revoked key at its next request without a restart.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { type BigIntStats, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { type BigIntStats, closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { writeFileAtomic } from "../../registry/index.js";
 
 /** Roles from most to least powerful; what each may do is the server's route table's business. */
 export const ROLES = ["admin", "operator", "user", "viewer"] as const;
@@ -350,37 +351,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** Writes the key file whole or not at all, readable by its owner only. */
 function writeKeyFile(path: string, keys: readonly StoredKey[]): void {
   const records = keys.map(({ info, salt, hash }) => ({ ...info, salt: salt.toString("hex"), hash: hash.toString("hex") }));
-  const text = `${JSON.stringify({ version: FILE_VERSION, keys: records }, null, 2)}\n`;
-  const directory = dirname(path);
-  const temporary = join(directory, `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
-  const handle = openSync(temporary, "wx", 0o600);
-  try {
-    try {
-      writeSync(handle, text);
-      fsyncSync(handle);
-    } finally {
-      closeSync(handle);
-    }
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
-  syncDirectory(directory);
-}
-
-/** Makes the rename itself durable; not every file system lets a directory be opened for that. */
-function syncDirectory(directory: string): void {
-  try {
-    const handle = openSync(directory, "r");
-    try {
-      fsyncSync(handle);
-    } finally {
-      closeSync(handle);
-    }
-  } catch {
-    // the rename is still atomic, only perhaps not yet on disk
-  }
+  writeFileAtomic(path, `${JSON.stringify({ version: FILE_VERSION, keys: records }, null, 2)}\n`, 0o600);
 }
 
 /** A lock left behind by a process that died while holding it: nobody holds it this long. */
