@@ -173,6 +173,23 @@ describe("the audit trail", () => {
   });
 });
 
+describe("the audit trail with content", () => {
+  it("records the request body and the generated text only when asked to", async () => {
+    const contentDirectory = join(directory.path, "audit-content");
+    const recording = await startServer({ port: 0, models: [describeModelFile(modelPath)], load: { contextSize: 512 }, audit: new AuditLog(contentDirectory), auditContent: true });
+    try {
+      const client = new OpenAI({ baseURL: `${recording.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const reply = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "remember 4711" }], max_tokens: 4 });
+      const line = readAudit(contentDirectory, { route: "/v1/chat/completions" }).at(-1)!;
+      assert.deepEqual((line.content?.request as { messages: unknown[] }).messages, [{ role: "user", content: "remember 4711" }]);
+      assert.equal(line.content?.output, reply.choices[0]!.message.content);
+      assert.ok(verifyAudit(contentDirectory).ok);
+    } finally {
+      await recording.close();
+    }
+  });
+});
+
 describe("the CLI: keys and audit", () => {
   it("keys create prints the key once and stores only its hash; audit verify names a tampered line", async () => {
     const home = temporaryDirectory("access-cli");
@@ -184,7 +201,10 @@ describe("the CLI: keys and audit", () => {
       assert.match(made.key, /^slmkit-[0-9a-f]{12}-/);
       assert.deepEqual([made.role, made.models], ["user", [MODEL]]);
       const stored = readFileSync(join(home.path, "keys.json"), "utf8");
-      assert.ok(!stored.includes(made.key) && !stored.includes(made.key.split("-")[2]!), "the key file holds no key in clear");
+      // The secret is everything after "slmkit-<12 hex>-" (base64url, which may itself contain "-").
+      const secret = made.key.slice("slmkit-".length + 13);
+      assert.equal(secret.length, 43);
+      assert.ok(!stored.includes(made.key) && !stored.includes(secret), "the key file holds no key in clear");
       const listed = await runCli(["keys", "list", "--json"], { env });
       assert.equal((JSON.parse(listed.stdout) as Array<{ id: string }>)[0]!.id, made.id);
 

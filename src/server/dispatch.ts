@@ -63,6 +63,7 @@ export async function dispatch(request: IncomingMessage, response: ServerRespons
   let principal: Principal = { key: null };
   let release = (): void => undefined;
   let body: unknown;
+  const generatedTexts: string[] | undefined = options.auditContent === true ? [] : undefined;
   if (answerCors(request, response, options.corsOrigins ?? [])) return;
   try {
     if (options.draining()) throw shuttingDown();
@@ -81,6 +82,7 @@ export async function dispatch(request: IncomingMessage, response: ServerRespons
       notes,
       metrics,
       principal: caller,
+      ...(generatedTexts && { generatedTexts }),
       authorize: (permission, model) => {
         if (caller.key !== null && !roleAllows(caller.key.role, permission)) {
           throw new ApiError(403, `The key '${caller.key.name}' has the role '${caller.key.role}', which may not do this (it needs ${permission})`, "invalid_request_error", "permission_denied");
@@ -119,7 +121,9 @@ export async function dispatch(request: IncomingMessage, response: ServerRespons
         tokensOut,
         latencyMs: Math.round(seconds * 1000),
         client: request.socket.remoteAddress ?? "unknown",
-        ...(options.auditContent === true && body !== undefined ? { content: { request: body } } : {}),
+        ...(generatedTexts !== undefined && (body !== undefined || generatedTexts.length > 0)
+          ? { content: { ...(body !== undefined && { request: body }), ...(generatedTexts.length > 0 && { output: generatedTexts.join("") }) } }
+          : {}),
       });
     } catch (error) {
       logger.error("audit log write failed", { request_id: requestId, error: (error as Error).message });

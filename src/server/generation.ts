@@ -78,6 +78,7 @@ export async function generate(model: LoadedModel, request: GenerateRequest, con
   const result = await engineCallAsync(() => model.generate({ ...request, signal: context.signal, onToken }));
   context.notes.prompt_tokens = result.promptTokens;
   context.notes.completion_tokens = result.completionTokens;
+  context.generatedTexts?.push(result.text);
   metrics?.observeGeneration(name, result);
   return result;
 }

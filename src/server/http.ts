@@ -18,6 +18,8 @@ export interface RequestContext {
   readonly notes: Record<string, string | number>;
   /** Told of the request's generations, for /metrics. */
   readonly metrics?: GenerationObserver;
+  /** The texts the request generated, collected only when the audit trail records content. */
+  readonly generatedTexts?: string[];
   /** Who is calling (a key, or nobody while auth is off). */
   readonly principal?: Principal;
   /**

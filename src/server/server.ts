@@ -45,7 +45,7 @@ export interface ServerOptions {
   readonly requireAuth?: boolean;
   /** The audit trail, one line per request. */
   readonly audit?: AuditLog;
-  /** Record request bodies (prompts) in the audit trail too. */
+  /** Record request bodies (prompts) and generated text in the audit trail too. */
   readonly auditContent?: boolean;
   /** Browser origins allowed by CORS ("*" for any); none by default. */
   readonly corsOrigins?: readonly string[];

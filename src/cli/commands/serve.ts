@@ -61,7 +61,7 @@ export const serveCommand: Command = {
     { name: "keys-file", kind: "string", valueName: "FILE", description: "the API key store (default $SLMKIT_HOME/keys.json)" },
     { name: "audit-dir", kind: "string", valueName: "DIR", description: "where the audit trail goes (default $SLMKIT_HOME/audit)" },
     { name: "no-audit", kind: "boolean", description: "write no audit trail" },
-    { name: "audit-content", kind: "boolean", description: "also record request bodies (prompts) in the audit trail" },
+    { name: "audit-content", kind: "boolean", description: "also record request bodies (prompts) and generated text in the audit trail" },
     { name: "tls-cert", kind: "string", valueName: "FILE", description: "serve HTTPS with this PEM certificate (with --tls-key)" },
     { name: "tls-key", kind: "string", valueName: "FILE", description: "the PEM private key of --tls-cert" },
     { name: "cors-origin", kind: "strings", valueName: "ORIGIN", description: "a browser origin allowed to call the API, e.g. https://app.example.com ('*': any); none by default" },

@@ -26,7 +26,7 @@ export interface AuditRecord {
   readonly latencyMs: number;
   /** The remote address. */
   readonly client: string;
-  /** Only with --audit-content: the request body (the server does not record output text yet). */
+  /** Only with --audit-content: the request body and the text generated for it. */
   readonly content?: { readonly request?: unknown; readonly output?: string };
 }
 
