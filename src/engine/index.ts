@@ -29,5 +29,7 @@ export {
 } from "./tool-calls.js";
 export { type Speculation } from "./speculation.js";
 export { promptOpensThinking, splitThinking, templateSupportsThinking, ThinkingSplitter } from "./thinking.js";
-export { type BatchRow, type ModelDescription, NativeModel, type NativeModelOptions } from "./native/native-model.js";
+export { type BatchedRequest, type BatchedResult, ContinuousBatcher } from "./native/continuous-batcher.js";
+export { type BatchRow, type ModelDescription, NativeModel, type NativeModelOptions, type NativeSampler } from "./native/native-model.js";
+export { type SamplerSettings } from "./native/llama-library.js";
 export { findPrebuiltDirectory, llamaLibrary } from "./native/llama-library.js";

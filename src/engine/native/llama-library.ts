@@ -27,6 +27,17 @@ export interface NativeBatch {
   readonly logits: NativePointer;
 }
 
+export interface SamplerSettings {
+  readonly temperature: number;
+  /** 0: off. */
+  readonly topK: number;
+  /** 1: off. */
+  readonly topP: number;
+  /** 0: off. */
+  readonly minP: number;
+  readonly seed: number;
+}
+
 export type ModelParams = Record<string, unknown> & { n_gpu_layers: number; use_extra_bufts: boolean };
 export type ContextParams = Record<string, unknown> & {
   n_ctx: number;
@@ -68,6 +79,14 @@ export interface LlamaLibrary {
   logits(context: NativePointer): NativePointer | null;
   memory(context: NativePointer): NativePointer;
   memoryClear(memory: NativePointer, data: boolean): void;
+  /** Drops positions [from, to) of a sequence from the KV cache (-1, -1: the whole sequence). */
+  memorySequenceRemove(memory: NativePointer, sequence: number, from: number, to: number): boolean;
+  vocabIsEndOfGeneration(vocab: NativePointer, token: number): boolean;
+  /** A sampler chain: top-k, top-p, min-p (each skipped when off), temperature, then a seeded draw; temperature 0: greedy. */
+  samplerChain(settings: SamplerSettings): NativePointer;
+  /** Samples from the logits of batch row `row` of the last decode, and records the choice in the chain. */
+  samplerSample(sampler: NativePointer, context: NativePointer, row: number): number;
+  samplerFree(sampler: NativePointer): void;
   setThreads(context: NativePointer, threads: number, batchThreads: number): void;
   contextSize(context: NativePointer): number;
   systemInfo(): string;
@@ -226,6 +245,16 @@ function loadLibrary(): LlamaLibrary {
   const threadpoolNewAddress = cpuRegistry === null ? null : (procAddress(cpuRegistry, "ggml_threadpool_new") as NativePointer | null);
   const threadpoolFreeAddress = cpuRegistry === null ? null : (procAddress(cpuRegistry, "ggml_threadpool_free") as NativePointer | null);
 
+  const ChainParams = koffi.struct("slmkit_llama_sampler_chain_params", { no_perf: "bool" });
+  const chainInit = lib.func("llama_sampler_chain_init", "void *", [ChainParams]);
+  const chainAdd = lib.func("void llama_sampler_chain_add(void *chain, void *smpl)");
+  const initGreedy = lib.func("void *llama_sampler_init_greedy(void)");
+  const initTopK = lib.func("void *llama_sampler_init_top_k(int32_t k)");
+  const initTopP = lib.func("void *llama_sampler_init_top_p(float p, size_t min_keep)");
+  const initMinP = lib.func("void *llama_sampler_init_min_p(float p, size_t min_keep)");
+  const initTemp = lib.func("void *llama_sampler_init_temp(float t)");
+  const initDist = lib.func("void *llama_sampler_init_dist(uint32_t seed)");
+
   const fn = (name: string, result: unknown, parameters: unknown[]) => lib.func(name, result as string, parameters as string[]);
   const modelDefaultParams = fn("llama_model_default_params", ModelParamsType, []);
   const contextDefaultParams = fn("llama_context_default_params", ContextParamsType, []);
@@ -262,6 +291,23 @@ function loadLibrary(): LlamaLibrary {
     logits: lib.func("float *llama_get_logits(void *ctx)") as (context: NativePointer) => NativePointer | null,
     memory: lib.func("void *llama_get_memory(void *ctx)") as (context: NativePointer) => NativePointer,
     memoryClear: lib.func("void llama_memory_clear(void *mem, bool data)") as (memory: NativePointer, data: boolean) => void,
+    memorySequenceRemove: lib.func("bool llama_memory_seq_rm(void *mem, int32_t seq_id, int32_t p0, int32_t p1)") as LlamaLibrary["memorySequenceRemove"],
+    vocabIsEndOfGeneration: lib.func("bool llama_vocab_is_eog(void *vocab, int32_t token)") as LlamaLibrary["vocabIsEndOfGeneration"],
+    samplerChain: (settings) => {
+      const chain = chainInit({ no_perf: true }) as NativePointer;
+      if (settings.temperature <= 0) {
+        chainAdd(chain, initGreedy());
+        return chain;
+      }
+      if (settings.topK > 0) chainAdd(chain, initTopK(settings.topK));
+      if (settings.topP < 1) chainAdd(chain, initTopP(settings.topP, 1));
+      if (settings.minP > 0) chainAdd(chain, initMinP(settings.minP, 1));
+      chainAdd(chain, initTemp(settings.temperature));
+      chainAdd(chain, initDist(settings.seed >>> 0));
+      return chain;
+    },
+    samplerSample: lib.func("int32_t llama_sampler_sample(void *smpl, void *ctx, int32_t idx)") as LlamaLibrary["samplerSample"],
+    samplerFree: lib.func("void llama_sampler_free(void *smpl)") as (sampler: NativePointer) => void,
     setThreads: lib.func("void llama_set_n_threads(void *ctx, int32_t n_threads, int32_t n_threads_batch)") as LlamaLibrary["setThreads"],
     contextSize: lib.func("uint32_t llama_n_ctx(void *ctx)") as (context: NativePointer) => number,
     systemInfo: lib.func("const char *llama_print_system_info(void)") as () => string,

@@ -5,7 +5,14 @@
 import { availableParallelism } from "node:os";
 import koffi from "koffi";
 import { EngineError } from "../errors.js";
-import { type NativeBatch, type NativePointer, llamaLibrary } from "./llama-library.js";
+import { type NativeBatch, type NativePointer, type SamplerSettings, llamaLibrary } from "./llama-library.js";
+
+/** A llama.cpp sampler chain bound to one model's context; free it when its sequence ends. */
+export interface NativeSampler {
+  /** Draws the token for batch row `row` of the last decode (that row must have asked for logits). */
+  sample(row: number): number;
+  free(): void;
+}
 
 export interface NativeModelOptions {
   /** Context cells in total (all sequences together). */
@@ -180,6 +187,29 @@ export class NativeModel {
   /** Forgets every sequence in the KV cache (llama_memory_clear). */
   clear(): void {
     this.library.memoryClear(this.library.memory(this.liveContext()), true);
+  }
+
+  /** Drops one sequence from the KV cache, freeing its cells for another. */
+  removeSequence(sequence: number): void {
+    this.library.memorySequenceRemove(this.library.memory(this.liveContext()), sequence, -1, -1);
+  }
+
+  /** Whether `token` ends generation (end of sequence, end of turn ...). */
+  isEndOfGeneration(token: number): boolean {
+    return this.library.vocabIsEndOfGeneration(this.vocab, token);
+  }
+
+  sampler(settings: SamplerSettings): NativeSampler {
+    const chain = this.library.samplerChain(settings);
+    let freed = false;
+    return {
+      sample: (row) => this.library.samplerSample(chain, this.liveContext(), row),
+      free: () => {
+        if (freed) return;
+        freed = true;
+        this.library.samplerFree(chain);
+      },
+    };
   }
 
   /** Waits for queued work (GPU backends); on the CPU decode is already synchronous. */
