@@ -33,7 +33,7 @@ const PROMPTS = ["Once upon a time, there was a little dog", "The sun came up ov
 async function measure(engine: string, path: string, clients: number): Promise<number> {
   const sampling = (index: number) => ({ temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, seed: 100 + index });
   if (engine === "native") {
-    const model = NativeModel.open(path, { contextSize: clients * 256, sequences: clients, batchSize: 512, threads: THREADS });
+    const model = NativeModel.open(path, { contextSize: clients * 256, sequences: clients, batchSize: 512, threads: THREADS, unifiedCache: true });
     const batcher = new ContinuousBatcher(model, clients);
     const prompts = Array.from({ length: clients }, (_, index) => model.tokenize(PROMPTS[index % PROMPTS.length]!));
     // End-of-generation is not ignored by the batcher; a random model rarely draws it in 64 tokens.

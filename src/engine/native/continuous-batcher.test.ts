@@ -51,7 +51,7 @@ test("six requests through four slots give each the tokens it gets alone, in few
   solo.close();
 
   // A batch of 16 rows: the longer prompts go in over several steps, beside others' generation.
-  const model = NativeModel.open(path, { contextSize: 4 * 128, sequences: 4, batchSize: 16, threads: 1 });
+  const model = NativeModel.open(path, { contextSize: 4 * 128, sequences: 4, batchSize: 16, threads: 1, unifiedCache: true });
   const batcher = new ContinuousBatcher(model, 4);
   try {
     const streamed = prompts.map(() => [] as number[]);
@@ -72,7 +72,7 @@ test("six requests through four slots give each the tokens it gets alone, in few
 });
 
 test("an aborted request frees its sequence for the next; a seeded sampler repeats itself", async () => {
-  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1 });
+  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
   const batcher = new ContinuousBatcher(model, 2);
   try {
     const prompt = model.tokenize(TEXTS[0]!);

@@ -58,7 +58,12 @@ export class ContinuousBatcher {
   /** Steps decoded and the rows they carried, for tests and metrics. */
   readonly stats = { steps: 0, rows: 0, largestStep: 0 };
 
-  /** `model` must have been opened with `sequences` ≥ `slots` and room for every slot's context. */
+  /**
+   * `model` must have been opened with `sequences` ≥ `slots` and room for every slot's context, and
+   * should use one unified KV cache (`unifiedCache: true`): with one stream per sequence, a step whose
+   * sequences stand at different positions (every step, in real serving) took 95–101 ms for 4 rows on
+   * the qwen3-0.6b twin, against 65–68 ms unified (40 vs 59 tokens/s aggregate, measured).
+   */
   constructor(
     private readonly model: NativeModel,
     readonly slots: number,
@@ -74,7 +79,11 @@ export class ContinuousBatcher {
     }
     return new Promise((resolve, reject) => {
       this.waiting.push({ request, resolve, reject });
-      if (!this.running) void this.run();
+      if (!this.running) {
+        // Started on the next turn, so requests made together are admitted together.
+        this.running = true;
+        setImmediate(() => void this.run());
+      }
     });
   }
 
@@ -103,7 +112,6 @@ export class ContinuousBatcher {
   }
 
   private async run(): Promise<void> {
-    this.running = true;
     try {
       for (;;) {
         for (const slot of [...this.active.values()]) if (slot.request.signal?.aborted) this.finish(slot, "aborted");

@@ -25,6 +25,8 @@ export interface NativeModelOptions {
   readonly sequences?: number;
   /** CPU threads; default: every core this process may use. */
   readonly threads?: number;
+  /** One KV cache shared by all sequences (llama.cpp's kv_unified) instead of one stream each. Default: llama.cpp's (separate). */
+  readonly unifiedCache?: boolean;
   /** How long idle CPU threads spin waiting for work, 0–100 (ggml's poll). Default 50, as llama-bench. */
   readonly poll?: number;
   /** Layers to offload; the prebuilt library used here is CPU-only, so 0 unless that changes. */
@@ -83,6 +85,7 @@ export class NativeModel {
     contextParams.n_ubatch = Math.min(options.microBatchSize ?? 512, this.batchSize);
     contextParams.n_seq_max = sequences;
     contextParams.no_perf = true;
+    if (options.unifiedCache !== undefined) contextParams.kv_unified = options.unifiedCache;
     // llama.cpp's own default (4) oversubscribes small machines, where its spinning threads cost 10×.
     const threads = options.threads ?? availableParallelism();
     this.threads = threads;
