@@ -210,6 +210,7 @@ describe("the CLI: keys and audit", () => {
 
       const verified = await runCli(["audit", "verify", "--dir", auditDirectory]);
       assert.equal(verified.code, 0, verified.stderr);
+      assert.match(verified.stdout, /^ok: \d+ lines in 1 file$/m);
       const copy = join(home.path, "audit");
       const { cpSync, writeFileSync } = await import("node:fs");
       cpSync(auditDirectory, copy, { recursive: true });

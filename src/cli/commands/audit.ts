@@ -67,7 +67,7 @@ function isSubcommand(text: string): text is Subcommand {
 function verify(directory: string, json: boolean): number {
   const result = readable(directory, () => verifyAudit(directory));
   if (json) console.log(JSON.stringify(result, null, 2));
-  else if (result.ok) console.log(`ok: ${result.lines} lines in ${result.files} files`);
+  else if (result.ok) console.log(`ok: ${result.lines} line${result.lines === 1 ? "" : "s"} in ${result.files} file${result.files === 1 ? "" : "s"}`);
   else console.error(`${basename(directory)}/${result.file} line ${result.line}${result.seq === null ? "" : ` (seq ${result.seq})`}: ${result.reason}`);
   return result.ok ? 0 : 1;
 }
