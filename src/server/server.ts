@@ -40,7 +40,7 @@ export interface ServerOptions {
   readonly registry?: PullSettings;
   /** Receives a record per request, model load and unload, and shutdown step; silent when not given. */
   readonly logger?: Logger;
-  /** API keys: auth is on once one usable key exists (or always with requireAuth). */
+  /** API keys: auth is on once a key has been made, revoked or not (or always with requireAuth). */
   readonly keys?: KeyStore;
   readonly requireAuth?: boolean;
   /** The audit trail, one line per request. */
@@ -62,7 +62,7 @@ export interface RunningServer {
   readonly port: number;
   readonly pool: ModelPool;
   readonly metrics: ServerMetrics;
-  /** Whether requests need an API key now (a usable key exists, or requireAuth). */
+  /** Whether requests need an API key now (a key has been made, or requireAuth). */
   authRequired(): boolean;
   /** The route table: method, path pattern and the permission each needs. */
   readonly routes: readonly Pick<Route, "method" | "path" | "permission">[];

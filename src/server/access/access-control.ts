@@ -2,7 +2,8 @@
  * Who is calling and what they may do: the key a request presents (`Authorization: Bearer` or
  * `x-api-key`), checked against the key store, then the route's permission against the key's role,
  * then (for inference, embeddings and loading) the model against the key's model list.
- * Auth is on as soon as one usable key exists, or always with `requireAuth`; while it is off every
+ * Auth is on as soon as a key has been made (revoked and expired ones count), or always with
+ * `requireAuth`; while it is off every
  * request is let through as anonymous, as a server bound to 127.0.0.1 has always been.
  */
 import type { IncomingMessage } from "node:http";
@@ -46,7 +47,8 @@ export class AccessControl {
   enabled(): boolean {
     if (this.options.requireAuth === true) return true;
     try {
-      return this.options.keys?.hasActiveKeys() ?? false;
+      // Any key made, even one since revoked or expired: revoking the last key must not open the server.
+      return (this.options.keys?.list().length ?? 0) > 0;
     } catch (error) {
       // An unreadable key file must not open the server: fail closed.
       if (error instanceof KeyError) return true;
