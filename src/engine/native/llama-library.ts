@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, sep } from "node:path";
-import koffi from "koffi";
+import type koffiModule from "koffi";
 import { EngineError } from "../errors.js";
 
 /** An opaque pointer handed back by the C API (model, context, vocabulary, memory). */
@@ -90,6 +90,10 @@ export interface LlamaLibrary {
   setThreads(context: NativePointer, threads: number, batchThreads: number): void;
   contextSize(context: NativePointer): number;
   systemInfo(): string;
+  /** `bytes` of native memory at `pointer`, as an ArrayBuffer that aliases it (no copy). */
+  view(pointer: NativePointer, bytes: number): ArrayBuffer;
+  /** The `count` pointers stored at `pointer` (a C array of pointers). */
+  pointers(pointer: NativePointer, count: number): NativePointer[];
   /**
    * A CPU thread pool that lives as long as the context it is attached to. Without one, ggml starts
    * and joins its threads on every decode: ~80 µs per generated token on a tiny model, measured.
@@ -148,6 +152,9 @@ function loadLibrary(): LlamaLibrary {
   if (llamaFile === undefined || ggmlFile === undefined) {
     throw new EngineError("RUNTIME_UNAVAILABLE", `libllama or libggml is missing from ${directory}; reinstall with \`npm ci\``);
   }
+  // Loaded here, not at the top: every command imports the engine, and only bench, eval and optimize
+  // need the FFI (~30 ms to load, measured).
+  const koffi = createRequire(import.meta.url)("koffi") as typeof koffiModule;
   const ggml = koffi.load(join(directory, ggmlFile));
   const lib = koffi.load(join(directory, llamaFile));
 
@@ -311,6 +318,8 @@ function loadLibrary(): LlamaLibrary {
     setThreads: lib.func("void llama_set_n_threads(void *ctx, int32_t n_threads, int32_t n_threads_batch)") as LlamaLibrary["setThreads"],
     contextSize: lib.func("uint32_t llama_n_ctx(void *ctx)") as (context: NativePointer) => number,
     systemInfo: lib.func("const char *llama_print_system_info(void)") as () => string,
+    view: (pointer, bytes) => koffi.view(pointer, bytes),
+    pointers: (pointer, count) => koffi.decode(pointer, "void *", count) as NativePointer[],
     threadpoolNew: (threads, poll) => {
       if (threadpoolNewAddress === null) return null;
       const params = threadpoolParamsDefault(threads) as Record<string, unknown>;

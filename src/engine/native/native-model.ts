@@ -3,7 +3,6 @@
  * and no sampling, logits read in place. For measurement (bench, eval), not for serving.
  */
 import { availableParallelism } from "node:os";
-import koffi from "koffi";
 import { EngineError } from "../errors.js";
 import { type NativeBatch, type NativePointer, type SamplerSettings, llamaLibrary } from "./llama-library.js";
 
@@ -114,12 +113,12 @@ export class NativeModel {
     };
     this.batch = lib.batchInit(this.batchSize, 0, 1);
     const rows = this.batchSize;
-    this.batchTokens = new Int32Array(koffi.view(this.batch.token, rows * 4));
-    this.batchPositions = new Int32Array(koffi.view(this.batch.pos, rows * 4));
-    this.batchOutputs = new Int8Array(koffi.view(this.batch.logits, rows));
-    new Int32Array(koffi.view(this.batch.n_seq_id, rows * 4)).fill(1);
-    const sequencePointers = koffi.decode(this.batch.seq_id, "void *", rows) as NativePointer[];
-    this.batchSequences = sequencePointers.map((pointer) => new Int32Array(koffi.view(pointer, 4)));
+    this.batchTokens = new Int32Array(this.library.view(this.batch.token, rows * 4));
+    this.batchPositions = new Int32Array(this.library.view(this.batch.pos, rows * 4));
+    this.batchOutputs = new Int8Array(this.library.view(this.batch.logits, rows));
+    new Int32Array(this.library.view(this.batch.n_seq_id, rows * 4)).fill(1);
+    const sequencePointers = this.library.pointers(this.batch.seq_id, rows);
+    this.batchSequences = sequencePointers.map((pointer) => new Int32Array(this.library.view(pointer, 4)));
   }
 
   /** Loads a GGUF file (llama.cpp maps it; nothing is read into JS memory). */
@@ -183,7 +182,7 @@ export class NativeModel {
     const pointer = this.library.logits(this.liveContext());
     if (pointer === null) throw new EngineError("DECODE_FAILED", "llama.cpp returned no logits");
     const vocabulary = this.description.vocabularySize;
-    const all = new Float32Array(koffi.view(pointer, this.outputCount * vocabulary * 4));
+    const all = new Float32Array(this.library.view(pointer, this.outputCount * vocabulary * 4));
     return all.subarray(outputIndex * vocabulary, (outputIndex + 1) * vocabulary);
   }
 
