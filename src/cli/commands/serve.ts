@@ -87,7 +87,7 @@ export const serveCommand: Command = {
     const logger = createLogger({ format: values["log-format"] as LogFormat | undefined, level, write: (line) => process.stderr.write(`${line}\n`) });
     const keys = new KeyStore((values["keys-file"] as string | undefined) ?? join(slmkitHome(), "keys.json"));
     const requireAuth = values.auth === true;
-    if (!isLoopback(host) && !requireAuth && keys.list().length === 0 && values.insecure !== true) {
+    if (!isLoopback(host) && !requireAuth && !keys.hasKeys() && values.insecure !== true) {
       throw new UsageError(
         `refusing to listen on ${host} without API keys: anyone who can reach it could use, pull and delete models. ` +
           "Create a key first (`slmkit keys create --role admin --name me`), or pass --auth, or --insecure to accept the risk",

@@ -48,7 +48,7 @@ export class AccessControl {
     if (this.options.requireAuth === true) return true;
     try {
       // Any key made, even one since revoked or expired: revoking the last key must not open the server.
-      return (this.options.keys?.list().length ?? 0) > 0;
+      return this.options.keys?.hasKeys() ?? false;
     } catch (error) {
       // An unreadable key file must not open the server: fail closed.
       if (error instanceof KeyError) return true;

@@ -163,7 +163,12 @@ export class KeyStore {
     return { ok: true, key: stored.info };
   }
 
-  /** True when at least one key that is neither revoked nor expired exists (the server turns auth on then). */
+  /** True once any key has been made, revoked and expired ones included: what turns the server's auth on. */
+  hasKeys(): boolean {
+    return this.current().length > 0;
+  }
+
+  /** True when at least one key that is neither revoked nor expired exists. */
   hasActiveKeys(now = new Date()): boolean {
     return this.current().some((stored) => stored.info.revokedAt === null && !isExpired(stored.info, now));
   }
