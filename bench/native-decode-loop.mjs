@@ -5,9 +5,7 @@
 //
 // usage: node bench/native-decode-loop.mjs <model.gguf> <seqs,comma> <mode:greedy|chain|cgreedy> [reps=3] [unified=0|1] [gen=64] [prompt=16]
 // Prints one JSON line per (seqs, rep): aggregate generated tokens/s, per-step decode/sample ms.
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import koffi from "koffi";
+import { existsSync, statSync } from "node:fs";
 import { llamaLibrary } from "../dist/src/engine/index.js";
 
 const [modelPath, seqList = "1,4,16", mode = "greedy", repsArg = "3", unifiedArg = "0", genArg = "64", promptArg = "16"] = process.argv.slice(2);
@@ -18,30 +16,12 @@ const PROMPT = Number(promptArg);
 const THREADS = 2;
 
 const lib = llamaLibrary();
-// Same shared object (dlopen refcount), extra functions slmkit's binding does not declare.
-const llamaFile = readdirSync(lib.directory).find((n) => /^(lib)?llama(\.v[\d.]+)?\.so$/.test(n));
-const raw = koffi.load(join(lib.directory, llamaFile));
-const ChainParams = koffi.struct("scratch_sampler_chain_params", { no_perf: "bool" });
-const chainInit = raw.func("llama_sampler_chain_init", "void *", [ChainParams]);
-const chainAdd = raw.func("void llama_sampler_chain_add(void *chain, void *smpl)");
-const initTopK = raw.func("void *llama_sampler_init_top_k(int32_t k)");
-const initTemp = raw.func("void *llama_sampler_init_temp(float t)");
-const initDist = raw.func("void *llama_sampler_init_dist(uint32_t seed)");
-const initGreedy = raw.func("void *llama_sampler_init_greedy(void)");
-const samplerSample = raw.func("int32_t llama_sampler_sample(void *smpl, void *ctx, int32_t idx)");
-const samplerFree = raw.func("void llama_sampler_free(void *smpl)");
-
+// llama.cpp's sampler chains, as slmkit's binding builds them ("cgreedy": a chain of just greedy).
 function makeChain(seed) {
-  const chain = chainInit({ no_perf: true });
-  if (mode === "cgreedy") {
-    chainAdd(chain, initGreedy());
-  } else {
-    chainAdd(chain, initTopK(40));
-    chainAdd(chain, initTemp(0.8));
-    chainAdd(chain, initDist(seed));
-  }
-  return chain;
+  return lib.samplerChain({ temperature: mode === "cgreedy" ? 0 : 0.8, topK: 40, topP: 1, minP: 0, seed });
 }
+const samplerSample = (chain, ctx, row) => lib.samplerSample(chain, ctx, row);
+const samplerFree = (chain) => lib.samplerFree(chain);
 
 const modelParams = lib.modelDefaultParams();
 modelParams.n_gpu_layers = 0;
@@ -76,12 +56,12 @@ function openContext(seqs) {
   if (pool !== null) lib.attachThreadpool(ctx, pool, pool);
   const rows = p.n_batch;
   const batch = lib.batchInit(rows, 0, 1);
-  const tok = new Int32Array(koffi.view(batch.token, rows * 4));
-  const pos = new Int32Array(koffi.view(batch.pos, rows * 4));
-  const out = new Int8Array(koffi.view(batch.logits, rows));
-  new Int32Array(koffi.view(batch.n_seq_id, rows * 4)).fill(1);
-  const seqPtrs = koffi.decode(batch.seq_id, "void *", rows);
-  const seqIds = seqPtrs.map((ptr) => new Int32Array(koffi.view(ptr, 4)));
+  const tok = new Int32Array(lib.view(batch.token, rows * 4));
+  const pos = new Int32Array(lib.view(batch.pos, rows * 4));
+  const out = new Int8Array(lib.view(batch.logits, rows));
+  new Int32Array(lib.view(batch.n_seq_id, rows * 4)).fill(1);
+  const seqPtrs = lib.pointers(batch.seq_id, rows);
+  const seqIds = seqPtrs.map((ptr) => new Int32Array(lib.view(ptr, 4)));
   return { ctx, pool, batch, tok, pos, out, seqIds };
 }
 
@@ -130,7 +110,7 @@ function runOnce(c, seqs, rep) {
   if (st !== 0) throw new Error(`prompt decode ${st}`);
   const next = new Int32Array(seqs);
   {
-    const view = new Float32Array(koffi.view(lib.logits(c.ctx), seqs * V * 4));
+    const view = new Float32Array(lib.view(lib.logits(c.ctx), seqs * V * 4));
     for (let s = 0; s < seqs; s++) next[s] = mode === "greedy" ? argmax(view, s * V) : samplerSample(chains[s], c.ctx, s * PROMPT + PROMPT - 1);
   }
   // Generation phase, timed.
@@ -151,7 +131,7 @@ function runOnce(c, seqs, rep) {
     if (st !== 0) throw new Error(`decode ${st} at step ${step}`);
     const b = performance.now();
     if (mode === "greedy") {
-      const view = new Float32Array(koffi.view(lib.logits(c.ctx), seqs * V * 4));
+      const view = new Float32Array(lib.view(lib.logits(c.ctx), seqs * V * 4));
       for (let s = 0; s < seqs; s++) next[s] = argmax(view, s * V);
     } else {
       for (let s = 0; s < seqs; s++) next[s] = samplerSample(chains[s], c.ctx, s);
