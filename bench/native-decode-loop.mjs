@@ -18,7 +18,7 @@ const THREADS = 2;
 const lib = llamaLibrary();
 // llama.cpp's sampler chains, as slmkit's binding builds them ("cgreedy": a chain of just greedy).
 function makeChain(seed) {
-  return lib.samplerChain({ temperature: mode === "cgreedy" ? 0 : 0.8, topK: 40, topP: 1, minP: 0, seed });
+  return lib.samplerChain({ temperature: mode === "cgreedy" ? 0 : 0.8, topK: 40, topP: 1, minP: 0, seed }, vocab);
 }
 const samplerSample = (chain, ctx, row) => lib.samplerSample(chain, ctx, row);
 const samplerFree = (chain) => lib.samplerFree(chain);

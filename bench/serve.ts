@@ -1,11 +1,18 @@
 /**
- * bench/serve: streaming load on `slmkit serve` and on llama-server, one after the other in the same
- * run, same model, same slots and threads. At each concurrency level, a fixed number of requests
- * (/v1/completions, stream, ignore_eos, greedy) is sent by that many concurrent clients; reported:
- * aggregate generated tokens/s, time to first token p50/p99, inter-token gap p50/p99, errors.
+ * bench/serve: streaming load on `slmkit serve` and on llama-server in the same run, same model, same
+ * slots and threads. At each concurrency level, a fixed number of requests (/v1/completions, stream,
+ * ignore_eos, greedy) is sent by that many concurrent clients; reported: aggregate generated tokens/s,
+ * time to first token p50/p99, inter-token gap p50/p99, errors. Both servers stay up and take turns,
+ * level by level, for several rounds (the order flipped each round); tokens/s is the median of the
+ * rounds, the latencies are over all of them. On a shared machine whose speed drifts by ±30% over
+ * minutes, measuring one server after the other compared two different machines.
  *
  *   npm run build && node dist/bench/serve.js [--model FILE] [--clients 1,4,16] [--requests 32]
- *       [--max-tokens 64] [--slots 4] [--threads 2] [--llama-server PATH]
+ *       [--rounds 3] [--max-tokens 64] [--slots 4] [--threads 2] [--llama-server PATH]
+ *       [--servers slmkit,llama-server,slmkit-node-llama-cpp]
+ *
+ * slmkit-node-llama-cpp is `slmkit serve --engine node-llama-cpp`: node-llama-cpp's sequences instead of
+ * slmkit's batcher, for the comparison in BENCHMARKS.md.
  *
  * Run nothing else on the machine meanwhile: llama.cpp's threads spin, and two busy processes slow
  * each other by an order of magnitude. llama-server is not part of slmkit: build it from the llama.cpp
@@ -32,6 +39,8 @@ const { values } = parseArgs({
     threads: { type: "string", default: "2" },
     ctx: { type: "string", default: "512" },
     "llama-server": { type: "string" },
+    rounds: { type: "string", default: "3" },
+    servers: { type: "string", default: "slmkit,llama-server" },
   },
 });
 const clientLevels = values.clients!.split(",").map(Number);
@@ -40,6 +49,7 @@ const maxTokens = Number(values["max-tokens"]);
 const slots = Number(values.slots);
 const threads = Number(values.threads);
 const contextPerSlot = Number(values.ctx);
+const rounds = Number(values.rounds);
 const llamaServer = values["llama-server"] ?? process.env.LLAMA_SERVER ?? "/tmp/llama.cpp/build/bin/llama-server";
 
 mkdirSync(out, { recursive: true });
@@ -88,12 +98,17 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
-async function start(name: "slmkit" | "llama-server", port: number): Promise<Server> {
+type ServerKind = "slmkit" | "llama-server" | "slmkit-node-llama-cpp";
+
+async function start(name: ServerKind, port: number): Promise<Server> {
+  const slmkit = [join(root, "dist/src/cli/main.js"), "serve", model, "--port", String(port), "--parallel", String(slots), "--threads", String(threads), "--ctx", String(contextPerSlot), "--quiet", "--no-audit"];
   const args =
-    name === "slmkit"
-      ? [join(root, "dist/src/cli/main.js"), "serve", model, "--port", String(port), "--parallel", String(slots), "--threads", String(threads), "--ctx", String(contextPerSlot), "--quiet"]
-      : ["-m", model, "--port", String(port), "-np", String(slots), "-t", String(threads), "-c", String(contextPerSlot * slots), "--no-webui", "-lv", "0"];
-  const child = spawn(name === "slmkit" ? process.execPath : llamaServer, args, { stdio: ["ignore", "ignore", "ignore"] });
+    name === "llama-server"
+      ? ["-m", model, "--port", String(port), "-np", String(slots), "-t", String(threads), "-c", String(contextPerSlot * slots), "--no-webui", "-lv", "0"]
+      : name === "slmkit"
+        ? slmkit
+        : [...slmkit, "--engine", "node-llama-cpp"];
+  const child = spawn(name === "llama-server" ? llamaServer : process.execPath, args, { stdio: ["ignore", "ignore", "ignore"] });
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url, child);
   // Load the model and warm up: one short request.
@@ -171,6 +186,11 @@ interface LevelResult {
   gapP50: number;
   gapP99: number;
   errors: number;
+  /** Every request's time to first token and every gap, kept to pool the rounds. */
+  ttft: number[];
+  gaps: number[];
+  /** Tokens/s of each round (in the summary). */
+  rounds?: number[];
 }
 
 async function runLevel(server: Server, clients: number): Promise<LevelResult> {
@@ -196,35 +216,68 @@ async function runLevel(server: Server, clients: number): Promise<LevelResult> {
     gapP50: percentile(ok.flatMap((t) => t.gapsMs), 50),
     gapP99: percentile(ok.flatMap((t) => t.gapsMs), 99),
     errors: timings.length - ok.length,
+    ttft: ok.map((t) => t.firstTokenMs),
+    gaps: ok.flatMap((t) => t.gapsMs),
   };
 }
 
-const kinds: Array<"slmkit" | "llama-server"> = existsSync(llamaServer) ? ["slmkit", "llama-server"] : ["slmkit"];
-const results: LevelResult[] = [];
-for (const [index, kind] of kinds.entries()) {
-  const server = await start(kind, 18080 + index);
-  try {
+const kinds = values.servers!.split(",").filter((kind): kind is ServerKind => {
+  if (kind === "llama-server" && !existsSync(llamaServer)) {
+    console.error(`no llama-server at ${llamaServer}: measuring slmkit alone`);
+    return false;
+  }
+  return ["slmkit", "llama-server", "slmkit-node-llama-cpp"].includes(kind);
+});
+const servers: Server[] = [];
+const rawResults: LevelResult[] = [];
+try {
+  for (const [index, kind] of kinds.entries()) servers.push(await start(kind, 18080 + index));
+  for (let round = 1; round <= rounds; round++) {
     for (const clients of clientLevels) {
-      const result = await runLevel(server, clients);
-      results.push(result);
-      console.error(`${kind} ${clients} clients: ${result.tokensPerSecond.toFixed(1)} tok/s, TTFT p50 ${result.ttftP50.toFixed(0)} ms, gap p50 ${result.gapP50.toFixed(1)} ms, errors ${result.errors}`);
+      for (const server of round % 2 === 1 ? servers : [...servers].reverse()) {
+        const result = await runLevel(server, clients);
+        rawResults.push(result);
+        console.error(`round ${round}: ${server.name} ${clients} clients: ${result.tokensPerSecond.toFixed(1)} tok/s, TTFT p50 ${result.ttftP50.toFixed(0)} ms, gap p50 ${result.gapP50.toFixed(1)} ms, errors ${result.errors}`);
+      }
     }
-  } finally {
+  }
+} finally {
+  for (const server of servers) {
     server.process.kill("SIGTERM");
     await new Promise((resolve) => server.process.once("exit", resolve));
   }
 }
+const median = (numbers: number[]): number => [...numbers].sort((a, b) => a - b)[Math.floor((numbers.length - 1) / 2)]!;
+// Per server and level: the median round's tokens/s; latencies over all rounds' requests; all errors.
+const results: LevelResult[] = kinds.flatMap((server) =>
+  clientLevels.map((clients) => {
+    const runs = rawResults.filter((r) => r.server === server && r.clients === clients);
+    return {
+      server,
+      clients,
+      tokensPerSecond: median(runs.map((r) => r.tokensPerSecond)),
+      ttftP50: percentile(runs.flatMap((r) => r.ttft), 50),
+      ttftP99: percentile(runs.flatMap((r) => r.ttft), 99),
+      gapP50: percentile(runs.flatMap((r) => r.gaps), 50),
+      gapP99: percentile(runs.flatMap((r) => r.gaps), 99),
+      errors: runs.reduce((sum, r) => sum + r.errors, 0),
+      ttft: [],
+      gaps: [],
+      rounds: runs.map((r) => Number(r.tokensPerSecond.toFixed(1))),
+    };
+  }),
+);
 
 const byLevel = (server: string, clients: number): LevelResult | undefined => results.find((r) => r.server === server && r.clients === clients);
 const lines = [
-  `Model: ${model.split("/").at(-1)}; ${slots} slots, ${threads} threads, ${contextPerSlot} tokens of context per slot; ${requestsPerLevel} requests per level, ${maxTokens} tokens each (ignore_eos, greedy, streamed).`,
+  `Model: ${model.split("/").at(-1)}; ${slots} slots, ${threads} threads, ${contextPerSlot} tokens of context per slot; ${requestsPerLevel} requests per level and round, ${maxTokens} tokens each (ignore_eos, greedy, streamed); ${rounds} rounds, servers taking turns.`,
   "",
-  "| clients | server | tokens/s | TTFT p50 | TTFT p99 | gap p50 | gap p99 | errors | slmkit / llama-server |",
-  "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  "| clients | server | tokens/s (median) | rounds | TTFT p50 | TTFT p99 | gap p50 | gap p99 | errors | / llama-server |",
+  "| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...results.map((r) => {
     const llama = byLevel("llama-server", r.clients);
-    const ratio = r.server === "slmkit" && llama ? `${(r.tokensPerSecond / llama.tokensPerSecond).toFixed(2)}×` : "";
-    return `| ${r.clients} | ${r.server} | ${r.tokensPerSecond.toFixed(1)} | ${r.ttftP50.toFixed(0)} ms | ${r.ttftP99.toFixed(0)} ms | ${r.gapP50.toFixed(1)} ms | ${r.gapP99.toFixed(1)} ms | ${r.errors} | ${ratio} |`;
+    const ratio = r.server !== "llama-server" && llama ? `${(r.tokensPerSecond / llama.tokensPerSecond).toFixed(2)}×` : "";
+    return `| ${r.clients} | ${r.server} | ${r.tokensPerSecond.toFixed(1)} | ${(r.rounds ?? []).join(", ")} | ${r.ttftP50.toFixed(0)} ms | ${r.ttftP99.toFixed(0)} ms | ${r.gapP50.toFixed(1)} ms | ${r.gapP99.toFixed(1)} ms | ${r.errors} | ${ratio} |`;
   }),
 ];
 const gain = (server: string): number | undefined => {
@@ -238,5 +291,6 @@ if (ourGain !== undefined && theirGain !== undefined) {
   lines.push("", `Gain from 1 to 4 clients: slmkit ${ourGain.toFixed(2)}×, llama-server ${theirGain.toFixed(2)}× (ratio ${(ourGain / theirGain).toFixed(2)}).`);
 }
 console.log(lines.join("\n"));
-writeFileSync(join(out, "serve.json"), JSON.stringify({ model, slots, threads, contextPerSlot, requestsPerLevel, maxTokens, results, date: new Date().toISOString() }, null, 2));
+const summary = results.map(({ ttft: _ttft, gaps: _gaps, ...rest }) => rest);
+writeFileSync(join(out, "serve.json"), JSON.stringify({ model, slots, threads, contextPerSlot, requestsPerLevel, rounds, maxTokens, results: summary, date: new Date().toISOString() }, null, 2));
 writeFileSync(join(out, "serve.md"), `${lines.join("\n")}\n`);

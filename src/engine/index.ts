@@ -4,6 +4,7 @@ export { type OutputGrammar, type Penalties } from "./constraints.js";
 export { EngineError, type EngineErrorCode } from "./errors.js";
 export {
   DEFAULT_CONTEXT_SIZE,
+  type EngineKind,
   type FinishReason,
   type GenerateRequest,
   type GenerateResult,

@@ -14,6 +14,8 @@ import {
 } from "./constraints.js";
 import { EngineError } from "./errors.js";
 import { createSpeculator, type Speculation, type Speculator } from "./speculation.js";
+import { attentionShapeOf, kvCacheBytes } from "../fit/footprint.js";
+import { NativeGeneration, lastTokens } from "./native-generation.js";
 import { OutputText } from "./output-text.js";
 import { type Backend, getRuntime } from "./runtime.js";
 import { DEFAULT_SAMPLING, type SamplingOptions, checkSampling } from "./sampling.js";
@@ -33,7 +35,15 @@ export interface LoadOptions {
   readonly verbose?: boolean;
   /** Speculative decoding: a draft model or prompt lookup proposes tokens the model checks in batches. */
   readonly speculation?: Speculation;
+  /**
+   * What decodes: "native", slmkit's continuous batcher on llama.cpp's C API (the default on the CPU),
+   * or "node-llama-cpp"'s sequences (the default with a GPU backend or speculative decoding, which the
+   * native engine does not do).
+   */
+  readonly engine?: EngineKind;
 }
+
+export type EngineKind = "native" | "node-llama-cpp";
 
 export interface GenerateRequest {
   /** The prompt as tokens, BOS included when the model wants one: see promptFromText / promptFromChat. */
@@ -116,8 +126,11 @@ export class LoadedModel {
   readonly name: string;
   readonly chatTemplate: ChatTemplate;
   private readonly specialTokens: { bos: string; eos: string };
-  private readonly sequences: SequencePool;
+  /** node-llama-cpp's sequences, when it decodes (engine "node-llama-cpp"). */
+  private readonly sequences: SequencePool | undefined;
   private endOfGenerationTokens: Token[] | undefined;
+  /** With the native engine node-llama-cpp holds only the vocabulary; embeddings load the weights on first use. */
+  private embeddingModel: Promise<LlamaModel> | undefined;
   private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
   /** Embedding requests run one at a time on the embedding context. */
   private embeddingQueue: Promise<unknown> = Promise.resolve();
@@ -126,17 +139,20 @@ export class LoadedModel {
     readonly path: string,
     private readonly llama: Llama,
     private readonly model: LlamaModel,
-    private readonly context: LlamaContext,
+    private readonly engine: { context: LlamaContext; speculator?: Speculator } | { native: NativeGeneration },
     readonly parallel: number,
+    private readonly threads: number,
     maxQueue?: number,
-    private readonly speculator?: Speculator,
   ) {
     this.name = modelNameOf(path);
-    this.sequences = new SequencePool(
-      Array.from({ length: parallel }, () => context.getSequence(speculator ? { tokenPredictor: speculator.predictor() } : {})),
-      this.name,
-      maxQueue,
-    );
+    if ("context" in engine) {
+      const speculator = engine.speculator;
+      this.sequences = new SequencePool(
+        Array.from({ length: parallel }, () => engine.context.getSequence(speculator ? { tokenPredictor: speculator.predictor() } : {})),
+        this.name,
+        maxQueue,
+      );
+    }
     const special = (token: Token | null): string => (token === null ? "" : model.detokenize([token], true));
     this.specialTokens = { bos: special(model.tokens.bos), eos: special(model.tokens.eos) };
     this.chatTemplate = new ChatTemplate(model.fileInfo.metadata.tokenizer?.chat_template, this.specialTokens);
@@ -144,20 +160,34 @@ export class LoadedModel {
 
   static async load(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
     const llama = await getRuntime({ backend: options.backend, verbose: options.verbose });
+    const engine: EngineKind = options.engine ?? (llama.gpu === false && options.speculation === undefined ? "native" : "node-llama-cpp");
+    if (engine === "native" && options.speculation) throw new EngineError("BAD_OPTION", "speculative decoding runs on the node-llama-cpp engine; drop --engine native or the draft model");
+    // node-llama-cpp's CPU default is max(4, cores) threads: on a 2-core machine its 4 threads spin
+    // against each other and decoding runs ~400× slower (measured: 535 vs 1.2 ms/token on
+    // stories260K). llama.cpp's own default is one thread per core; use that.
+    const threads = options.threads ?? llama.cpuMathCores;
     let model: LlamaModel;
     try {
-      model = await llama.loadModel({ modelPath: path, gpuLayers: options.gpuLayers ?? "auto" });
+      // The native engine loads the weights itself: node-llama-cpp keeps only the vocabulary.
+      model = await llama.loadModel({ modelPath: path, gpuLayers: options.gpuLayers ?? "auto", vocabOnly: engine === "native" });
     } catch (error) {
       throw new EngineError("LOAD_FAILED", `llama.cpp could not load ${path}: ${firstLine(error)}`);
     }
     const parallel = options.parallel ?? 1;
-    const contextSize = options.contextSize ?? Math.min(model.trainContextSize, DEFAULT_CONTEXT_SIZE);
+    // A vocabulary-only load knows no training context: the file's header does.
+    const trainContext = engine === "native" ? (summarizeModel(readGgufHeader(path)).contextLength ?? DEFAULT_CONTEXT_SIZE) : model.trainContextSize;
+    const contextSize = options.contextSize ?? Math.min(trainContext, DEFAULT_CONTEXT_SIZE);
+    if (engine === "native") {
+      try {
+        const native = NativeGeneration.open(path, llama, model, { contextSize, parallel, maxQueue: options.maxQueue, threads, name: modelNameOf(path) });
+        return new LoadedModel(path, llama, model, { native }, parallel, threads);
+      } catch (error) {
+        await model.dispose();
+        throw error instanceof EngineError ? error : new EngineError("LOAD_FAILED", `could not load ${path} into the native engine: ${firstLine(error)}`);
+      }
+    }
     let context: LlamaContext;
     try {
-      // node-llama-cpp's CPU default is max(4, cores) threads: on a 2-core machine its 4 threads spin
-      // against each other and decoding runs ~400× slower (measured: 535 vs 1.2 ms/token on
-      // stories260K). llama.cpp's own default is one thread per core; use that.
-      const threads = options.threads ?? llama.cpuMathCores;
       context = await model.createContext({ contextSize, sequences: parallel, threads });
     } catch (error) {
       await model.dispose();
@@ -173,40 +203,56 @@ export class LoadedModel {
         throw error;
       }
     }
-    return new LoadedModel(path, llama, model, context, parallel, options.maxQueue, speculator);
+    return new LoadedModel(path, llama, model, { context, speculator }, parallel, threads, options.maxQueue);
+  }
+
+  /** Which engine decodes for this model. */
+  get engineKind(): EngineKind {
+    return "native" in this.engine ? "native" : "node-llama-cpp";
   }
 
   /** Sequences generating right now (at most `parallel`). */
   get busySequences(): number {
-    return this.parallel - this.sequences.freeCount;
+    return "native" in this.engine ? this.engine.native.busy : this.parallel - this.sequences!.freeCount;
   }
 
   /** Requests waiting for a free sequence. */
   get waitingRequests(): number {
-    return this.sequences.waitingCount;
+    return "native" in this.engine ? this.engine.native.queued : this.sequences!.waitingCount;
   }
 
-  /** What llama.cpp says the model and its context occupy, in bytes of RAM and of VRAM. */
+  /**
+   * Bytes of RAM and VRAM the model and its context occupy: as node-llama-cpp reports them, or for the
+   * native engine its weights as llama.cpp loaded them plus the KV cache computed from the file's shape.
+   */
   get memory(): { ram: number; vram: number } {
-    const draft = this.speculator?.memory ?? { ram: 0, vram: 0 };
+    if ("native" in this.engine) {
+      this.cachedKvBytes ??= kvCacheBytes(attentionShapeOf(readGgufHeader(this.path)), this.contextSize * this.parallel);
+      const embedding = this.loadedEmbeddingModel?.memoryUsage.ram ?? 0;
+      return { ram: this.engine.native.weightsBytes + this.cachedKvBytes + this.model.memoryUsage.ram + embedding, vram: 0 };
+    }
+    const draft = this.engine.speculator?.memory ?? { ram: 0, vram: 0 };
+    const context = this.engine.context;
     return {
-      ram: this.model.memoryUsage.ram + this.context.memoryUsage.ram + draft.ram,
-      vram: this.model.memoryUsage.vram + this.context.memoryUsage.vram + draft.vram,
+      ram: this.model.memoryUsage.ram + context.memoryUsage.ram + draft.ram,
+      vram: this.model.memoryUsage.vram + context.memoryUsage.vram + draft.vram,
     };
   }
 
+  private cachedKvBytes: number | undefined;
+
   /** Tokens one sequence holds: prompt and output together. */
   get contextSize(): number {
-    return this.context.contextSize;
+    return "native" in this.engine ? this.engine.native.contextSize : this.engine.context.contextSize;
   }
 
   get trainContextSize(): number {
-    return this.model.trainContextSize;
+    return "native" in this.engine ? this.engine.native.trainingContext : this.model.trainContextSize;
   }
 
   /** Bytes of the model's weights as loaded. */
   get sizeBytes(): number {
-    return this.model.size;
+    return "native" in this.engine ? this.engine.native.weightsBytes : this.model.size;
   }
 
   tokenize(text: string, options: { special?: boolean } = {}): Token[] {
@@ -293,17 +339,19 @@ export class LoadedModel {
     // Synchronous unless a grammar must be compiled: a request takes its sequence (or its place in
     // the queue) in the same tick it is made.
     this.check(request);
+    if ("native" in this.engine) return this.engine.native.generate(request, started);
     if (request.grammar) await compileGrammar(this.llama, request.grammar);
     const prompt = request.prompt;
     const limit = this.contextSize - prompt.length;
     const maxTokens = Math.min(request.maxTokens ?? limit, limit);
-    const sequence = await this.sequences.acquire(prompt, request.signal);
+    const sequences = this.sequences!;
+    const sequence = await sequences.acquire(prompt, request.signal);
     try {
       if (request.signal?.aborted) throw new EngineError("ABORTED", "the request was cancelled before it started");
       const reused = await this.keepCommonPrefix(sequence, prompt);
       return await this.decode(sequence, request, prompt.slice(reused), maxTokens, { started, reused });
     } finally {
-      this.sequences.release(sequence);
+      sequences.release(sequence);
     }
   }
 
@@ -329,7 +377,8 @@ export class LoadedModel {
       reported = logprobs.length;
     };
     const generated: Token[] = [];
-    const predictionsBefore = this.speculator ? { ...sequence.tokenPredictions } : undefined;
+    const speculator = "context" in this.engine ? this.engine.speculator : undefined;
+    const predictionsBefore = speculator ? { ...sequence.tokenPredictions } : undefined;
     // Prompt lookup proposes continuations of passages of the prompt: it is told the prompt.
     sequence.tokenPredictor?.updateInputTokens?.([...request.prompt]);
     if (maxTokens > 0 && !request.signal?.aborted) {
@@ -438,7 +487,7 @@ export class LoadedModel {
    * /api/embed answers are.
    */
   async embed(texts: readonly string[], options: { normalize?: boolean; truncate?: boolean } = {}): Promise<{ vectors: number[][]; promptTokens: number }> {
-    this.embeddingContext ??= this.model.createEmbeddingContext({ contextSize: Math.min(this.contextSize, this.trainContextSize), threads: this.context.idealThreads });
+    this.embeddingContext ??= this.weights().then((model) => model.createEmbeddingContext({ contextSize: Math.min(this.contextSize, this.trainContextSize), threads: this.threads }));
     const run = async (): Promise<{ vectors: number[][]; promptTokens: number }> => {
       const context = await this.embeddingContext!;
       const vectors: number[][] = [];
@@ -468,11 +517,31 @@ export class LoadedModel {
     return result;
   }
 
+  /**
+   * node-llama-cpp's model with its weights: the one loaded, or under the native engine (where
+   * node-llama-cpp holds only the vocabulary) a second load made on first use, for embeddings.
+   */
+  private weights(): Promise<LlamaModel> {
+    if (!("native" in this.engine)) return Promise.resolve(this.model);
+    this.embeddingModel ??= this.llama.loadModel({ modelPath: this.path, gpuLayers: 0 }).then((model) => {
+      this.loadedEmbeddingModel = model;
+      return model;
+    });
+    return this.embeddingModel;
+  }
+
+  private loadedEmbeddingModel: LlamaModel | undefined;
+
   async dispose(): Promise<void> {
-    this.sequences.close();
+    this.sequences?.close();
     await (await this.embeddingContext?.catch(() => undefined))?.dispose();
-    await this.context.dispose();
-    await this.speculator?.dispose();
+    if ("native" in this.engine) {
+      this.engine.native.close();
+      await (await this.embeddingModel?.catch(() => undefined))?.dispose();
+    } else {
+      await this.engine.context.dispose();
+      await this.engine.speculator?.dispose();
+    }
     await this.model.dispose();
   }
 }
@@ -492,10 +561,4 @@ function firstLine(error: unknown): string {
 
 async function* mapAsync<T, U>(source: AsyncIterable<T>, map: (item: T) => U): AsyncGenerator<U> {
   for await (const item of source) yield map(item);
-}
-
-/** The last few tokens of prompt + output: enough context to read the next token as text. */
-function lastTokens(prompt: readonly Token[], generated: readonly Token[], count = 8): Token[] {
-  const fromGenerated = generated.slice(-count);
-  return fromGenerated.length >= count ? fromGenerated : [...prompt.slice(-(count - fromGenerated.length)), ...fromGenerated];
 }

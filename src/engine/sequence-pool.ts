@@ -83,7 +83,8 @@ export class SequencePool {
   }
 }
 
-export function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
+/** How many leading tokens two token lists share. */
+export function commonPrefixLength(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const length = Math.min(a.length, b.length);
   let i = 0;
   while (i < length && a[i] === b[i]) i++;

@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline/promises";
-import { type ChatMessage, EngineError, type GenerateResult, LoadedModel, type LoadOptions, SAMPLING_LIMITS, type SamplingOptions, type Speculation } from "../../engine/index.js";
+import { type ChatMessage, EngineError, type EngineKind, type GenerateResult, LoadedModel, type LoadOptions, SAMPLING_LIMITS, type SamplingOptions, type Speculation } from "../../engine/index.js";
 import { readGgufHeader } from "../../gguf/index.js";
 import { type Command, type OptionSpec, type ParsedArgs, UsageError } from "../args.js";
 import { withInterruptHandler } from "../interrupt.js";
@@ -20,6 +20,12 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "t", kind: "integer", description: "CPU threads (default: one per core)", min: 1, max: 1024 },
   { name: "backend", kind: "string", choices: ["auto", "cpu", "cuda", "vulkan", "metal"], description: "compute backend (default auto: a GPU when there is one)" },
   { name: "verbose", kind: "boolean", description: "show llama.cpp's warnings and timing statistics" },
+  {
+    name: "engine",
+    kind: "string",
+    choices: ["native", "node-llama-cpp"],
+    description: "what decodes: native, slmkit's continuous batcher on llama.cpp's C API (default on the CPU), or node-llama-cpp (default with a GPU or speculative decoding)",
+  },
   { name: "draft-model", kind: "string", valueName: "FILE", description: "speculative decoding: a small model with the same tokenizer drafts tokens the model checks in batches (on few cores it can be slower: measure)" },
   { name: "lookup", kind: "boolean", description: "speculative decoding by prompt lookup: tokens that continue a passage of the prompt are proposed (summaries, edits of given text)" },
   { name: "draft-max", kind: "integer", description: "most tokens proposed at once under --draft-model or --lookup (default 8)", min: 1, max: 64 },
@@ -39,6 +45,7 @@ export function loadOptionsFrom(values: ParsedArgs["values"]): LoadOptions {
     threads: values.threads as number | undefined,
     backend: values.backend as never,
     verbose: values.verbose === true,
+    ...(values.engine !== undefined && { engine: values.engine as EngineKind }),
     ...(speculation && { speculation }),
   };
 }

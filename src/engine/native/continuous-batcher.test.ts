@@ -55,7 +55,7 @@ test("six requests through four slots give each the tokens it gets alone, in few
   const batcher = new ContinuousBatcher(model, 4);
   try {
     const streamed = prompts.map(() => [] as number[]);
-    const results = await Promise.all(prompts.map((prompt, index) => batcher.generate({ prompt, maxTokens: 12, sampling: GREEDY, onToken: (token) => streamed[index]!.push(token) })));
+    const results = await Promise.all(prompts.map((prompt, index) => batcher.generate({ prompt, maxTokens: 12, sampling: GREEDY, onToken: (token) => void streamed[index]!.push(token) })));
     results.forEach((result, index) => {
       assert.deepEqual(result.tokens, expected[index], `request ${index}`);
       assert.deepEqual(streamed[index], expected[index]);
@@ -99,7 +99,96 @@ test("a request longer than a slot is refused with the sizes", async () => {
   try {
     // llama.cpp rounds each sequence's cells up to 256.
     assert.equal(model.contextSize, 512);
-    await assert.rejects(batcher.generate({ prompt: new Int32Array(200).fill(5), maxTokens: 100, sampling: GREEDY }), /do not fit a slot of 256 cells/);
+    await assert.rejects(batcher.generate({ prompt: new Int32Array(200).fill(5), maxTokens: 100, sampling: GREEDY }), /do not fit a sequence of 256 cells/);
+  } finally {
+    batcher.close();
+    model.close();
+  }
+});
+
+test("a request that extends an earlier one reuses its cache and gets the same tokens as from scratch", async () => {
+  const solo = NativeModel.open(path, { contextSize: 256, threads: 1 });
+  const first = solo.tokenize(TEXTS[1]!);
+  const firstTokens = reference(solo, first, 8);
+  const second = Int32Array.from([...first, ...firstTokens, ...solo.tokenize(" Then", false)]);
+  const expected = reference(solo, second, 8);
+  solo.close();
+  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
+  const batcher = new ContinuousBatcher(model, 2);
+  try {
+    const one = await batcher.generate({ prompt: first, maxTokens: 8, sampling: GREEDY });
+    assert.deepEqual(one.tokens, firstTokens);
+    assert.equal(one.reusedPromptTokens, 0);
+    const two = await batcher.generate({ prompt: second, maxTokens: 8, sampling: GREEDY });
+    assert.deepEqual(two.tokens, expected);
+    // The cache holds the first prompt and every output token but the last (drawn, never decoded).
+    assert.equal(two.reusedPromptTokens, first.length + firstTokens.length - (one.finishReason === "length" ? 1 : 0));
+    // A different prompt on the same sequence keeps only the shared beginning.
+    const three = await batcher.generate({ prompt: first.subarray(0, 3), maxTokens: 4, sampling: GREEDY });
+    assert.equal(three.reusedPromptTokens, 2);
+  } finally {
+    batcher.close();
+    model.close();
+  }
+});
+
+test("onToken can stop a request; logits come with each token when asked", async () => {
+  const model = NativeModel.open(path, { contextSize: 128, threads: 1 });
+  const batcher = new ContinuousBatcher(model, 1);
+  try {
+    const prompt = model.tokenize(TEXTS[0]!);
+    const seen: number[] = [];
+    const result = await batcher.generate({
+      prompt,
+      maxTokens: 20,
+      sampling: GREEDY,
+      wantLogits: true,
+      onToken: (token, logits) => {
+        assert.ok(logits !== undefined && logits.length === model.description.vocabularySize);
+        assert.equal(argmax(logits), token, "greedy draws the most likely token");
+        seen.push(token);
+        return seen.length === 2;
+      },
+    });
+    assert.equal(result.finishReason, "stop");
+    assert.deepEqual(result.tokens, seen);
+    assert.equal(seen.length, 2);
+  } finally {
+    batcher.close();
+    model.close();
+  }
+});
+
+test("logit biases, penalties and a grammar shape what is drawn; a bad grammar fails only its request", async () => {
+  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
+  const batcher = new ContinuousBatcher(model, 2);
+  try {
+    const prompt = model.tokenize(TEXTS[0]!);
+    const plain = await batcher.generate({ prompt, maxTokens: 6, sampling: GREEDY });
+    const banned = plain.tokens[0]!;
+    const biased = await batcher.generate({ prompt, maxTokens: 6, sampling: { ...GREEDY, bias: new Map([[banned, -Infinity]]) } });
+    assert.notEqual(biased.tokens[0], banned);
+    const forced = await batcher.generate({ prompt, maxTokens: 3, sampling: { ...GREEDY, bias: new Map([[banned, 100]]) } });
+    assert.deepEqual(forced.tokens, [banned, banned, banned]);
+    // A presence penalty far beyond any logit: a token once seen (or in the history) is never drawn again.
+    const penalized = await batcher.generate({
+      prompt,
+      maxTokens: 8,
+      sampling: { ...GREEDY, penalties: { lastTokens: 64, repeat: 1, frequency: 0, presence: 1000, history: [banned] } },
+    });
+    assert.ok(!penalized.tokens.includes(banned));
+    assert.equal(new Set(penalized.tokens).size, penalized.tokens.length, `repeats in ${penalized.tokens.join(" ")}`);
+    const grammar = { text: 'root ::= "Once more, " [a-z] [a-z]? "."', root: "root" };
+    const [shaped, broken] = await Promise.allSettled([
+      batcher.generate({ prompt, maxTokens: 40, sampling: { ...GREEDY, grammar } }),
+      batcher.generate({ prompt, maxTokens: 4, sampling: { ...GREEDY, grammar: { text: "root ::= (", root: "root" } } }),
+    ]);
+    assert.equal(shaped.status, "fulfilled");
+    const text = model.detokenize(Int32Array.from(shaped.value.tokens));
+    assert.match(text, /^Once more, [a-z]{1,2}\.$/);
+    assert.equal(shaped.value.finishReason, "stop", "the grammar ends, so only end of generation is left");
+    assert.equal(broken.status, "rejected");
+    assert.match(String(broken.reason), /could not parse the output grammar/);
   } finally {
     batcher.close();
     model.close();

@@ -6,11 +6,14 @@
  *
  * Why: node-llama-cpp's batching gave 4 sequences only 1.07× the tokens/s of one on a qwen3-0.6b-shaped
  * Q4_0 model (issue 4); this loop gave 2.05×, llama.cpp's own scaling (BENCHMARKS.md, "Prototype").
- * Not used by `slmkit serve` yet: grammars, stop strings, logprobs and prefix reuse are still the
- * node-llama-cpp engine's (see BENCHMARKS.md for what a native serving engine needs).
+ *
+ * A sequence keeps its cache after its request ends; the next request goes to the free sequence that
+ * holds the longest beginning of its prompt and evaluates only the rest, so a growing conversation is
+ * not evaluated again from the start.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { EngineError } from "../errors.js";
+import { commonPrefixLength } from "../sequence-pool.js";
 import type { SamplerSettings } from "./llama-library.js";
 import type { BatchRow, NativeModel, NativeSampler } from "./native-model.js";
 
@@ -19,16 +22,30 @@ export interface BatchedRequest {
   readonly prompt: Int32Array;
   readonly maxTokens: number;
   readonly sampling: SamplerSettings;
-  /** Told of each generated token as it is drawn. */
-  readonly onToken?: (token: number) => void;
+  /**
+   * Told of each generated token as it is drawn (never an end-of-generation token), with the logits it
+   * was drawn from when `wantLogits` is set (a view valid only during the call). Returning true ends
+   * the request with finish reason "stop" (a stop string, say).
+   */
+  readonly onToken?: (token: number, logits?: Float32Array) => boolean | void;
+  readonly wantLogits?: boolean;
   readonly signal?: AbortSignal;
 }
 
 export interface BatchedResult {
   readonly tokens: readonly number[];
-  /** "stop": an end-of-generation token (not included in `tokens`); "length": maxTokens reached. */
+  /** "stop": an end-of-generation token (not in `tokens`) or onToken asked to stop; "length": maxTokens reached. */
   readonly finishReason: "stop" | "length" | "aborted";
   readonly promptTokens: number;
+  /** Prompt tokens already in the sequence's cache from an earlier request, not evaluated again. */
+  readonly reusedPromptTokens: number;
+}
+
+export interface BatcherOptions {
+  /** Requests that may wait for a sequence; one more is refused with BUSY at once. Default: no limit. */
+  readonly maxQueue?: number;
+  /** Named in errors. */
+  readonly name?: string;
 }
 
 interface Slot {
@@ -36,11 +53,13 @@ interface Slot {
   readonly request: BatchedRequest;
   readonly sampler: NativeSampler;
   readonly tokens: number[];
+  readonly reused: number;
   /** Prompt tokens already decoded. */
   promptDone: number;
   /** The token to feed next (the last one drawn), once the prompt is in. */
   next: number;
   resolve(result: BatchedResult): void;
+  reject(error: unknown): void;
 }
 
 interface Waiting {
@@ -51,10 +70,14 @@ interface Waiting {
 
 export class ContinuousBatcher {
   private readonly free: number[];
+  /** The tokens each sequence holds in the KV cache, in position order. */
+  private readonly cached: number[][];
   private readonly active = new Map<number, Slot>();
   private readonly waiting: Waiting[] = [];
   private running = false;
   private closed = false;
+  /** Cells one sequence may use: the context shared out evenly. */
+  readonly cellsPerSequence: number;
   /** Steps decoded and the rows they carried, for tests and metrics. */
   readonly stats = { steps: 0, rows: 0, largestStep: 0 };
 
@@ -67,18 +90,50 @@ export class ContinuousBatcher {
   constructor(
     private readonly model: NativeModel,
     readonly slots: number,
+    private readonly options: BatcherOptions = {},
   ) {
     this.free = Array.from({ length: slots }, (_, index) => index);
+    this.cached = Array.from({ length: slots }, () => []);
+    this.cellsPerSequence = Math.floor(model.contextSize / slots);
+  }
+
+  /** Sequences generating now. */
+  get busy(): number {
+    return this.active.size;
+  }
+
+  /** Requests waiting for a sequence. */
+  get queued(): number {
+    return this.waiting.length;
   }
 
   generate(request: BatchedRequest): Promise<BatchedResult> {
-    if (this.closed) return Promise.reject(new EngineError("DISPOSED", "the batcher is closed"));
+    const name = this.options.name ?? "the model";
+    if (this.closed) return Promise.reject(new EngineError("DISPOSED", `${name} was unloaded`));
+    if (request.signal?.aborted) return Promise.reject(new EngineError("ABORTED", "the request was cancelled before it started"));
     if (request.prompt.length === 0) return Promise.reject(new EngineError("BAD_OPTION", "the prompt has no tokens"));
-    if (request.prompt.length + request.maxTokens > this.model.contextSize / this.slots) {
-      return Promise.reject(new EngineError("PROMPT_TOO_LONG", `a prompt of ${request.prompt.length} tokens and ${request.maxTokens} more do not fit a slot of ${Math.floor(this.model.contextSize / this.slots)} cells`));
+    if (request.prompt.length + request.maxTokens > this.cellsPerSequence) {
+      return Promise.reject(new EngineError("PROMPT_TOO_LONG", `a prompt of ${request.prompt.length} tokens and ${request.maxTokens} more do not fit a sequence of ${this.cellsPerSequence} cells`));
+    }
+    if (this.free.length === 0 && this.waiting.length >= (this.options.maxQueue ?? Infinity)) {
+      return Promise.reject(new EngineError("BUSY", `${name} is busy: ${this.waiting.length} requests are already waiting`));
     }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ request, resolve, reject });
+      const waiting: Waiting = { request, resolve, reject };
+      this.waiting.push(waiting);
+      // Taking a free sequence now (no decode runs between steps) makes busy/queued exact at once;
+      // decoding starts on the next turn, so requests made together still go into one first step.
+      this.admit();
+      request.signal?.addEventListener(
+        "abort",
+        () => {
+          const at = this.waiting.indexOf(waiting);
+          if (at === -1) return;
+          this.waiting.splice(at, 1);
+          reject(new EngineError("ABORTED", "the request was cancelled while it waited for a free sequence"));
+        },
+        { once: true },
+      );
       if (!this.running) {
         // Started on the next turn, so requests made together are admitted together.
         this.running = true;
@@ -87,28 +142,61 @@ export class ContinuousBatcher {
     });
   }
 
-  /** Stops taking requests; running ones end as aborted. */
+  /** Stops taking requests; running ones end as aborted, waiting ones fail with DISPOSED. */
   close(): void {
     this.closed = true;
-    for (const waiting of this.waiting.splice(0)) waiting.reject(new EngineError("DISPOSED", "the batcher was closed"));
+    for (const waiting of this.waiting.splice(0)) waiting.reject(new EngineError("DISPOSED", `${this.options.name ?? "the model"} was unloaded`));
     for (const slot of [...this.active.values()]) this.finish(slot, "aborted");
   }
 
   private admit(): void {
     while (this.free.length > 0 && this.waiting.length > 0) {
       const waiting = this.waiting.shift()!;
-      const sequence = this.free.shift()!;
       const request = waiting.request;
-      this.active.set(sequence, { sequence, request, sampler: this.model.sampler(request.sampling), tokens: [], promptDone: 0, next: -1, resolve: (result) => waiting.resolve(result) });
+      const at = this.bestFreeSequenceFor(request.prompt);
+      const sequence = this.free[at]!;
+      let sampler: NativeSampler;
+      try {
+        sampler = this.model.sampler(request.sampling);
+      } catch (error) {
+        waiting.reject(error);
+        continue;
+      }
+      this.free.splice(at, 1);
+      // The last prompt token is always decoded again: its logits pick the first new token.
+      const cached = this.cached[sequence]!;
+      const reused = Math.min(commonPrefixLength(cached, request.prompt), request.prompt.length - 1);
+      if (reused < cached.length) {
+        this.model.removeSequence(sequence, reused);
+        cached.length = reused;
+      }
+      this.active.set(sequence, { sequence, request, sampler, tokens: [], reused, promptDone: reused, next: -1, resolve: waiting.resolve, reject: waiting.reject });
     }
   }
 
-  private finish(slot: Slot, reason: BatchedResult["finishReason"]): void {
+  /** The free sequence whose cache shares the longest beginning with `prompt` (an index into `free`). */
+  private bestFreeSequenceFor(prompt: Int32Array): number {
+    let best = 0;
+    let bestLength = -1;
+    this.free.forEach((sequence, index) => {
+      const length = commonPrefixLength(this.cached[sequence]!, prompt);
+      if (length > bestLength) {
+        best = index;
+        bestLength = length;
+      }
+    });
+    return best;
+  }
+
+  private release(slot: Slot): void {
     this.active.delete(slot.sequence);
     slot.sampler.free();
-    this.model.removeSequence(slot.sequence);
     this.free.push(slot.sequence);
-    slot.resolve({ tokens: slot.tokens, finishReason: reason, promptTokens: slot.request.prompt.length });
+  }
+
+  private finish(slot: Slot, reason: BatchedResult["finishReason"]): void {
+    this.release(slot);
+    slot.resolve({ tokens: slot.tokens, finishReason: reason, promptTokens: slot.request.prompt.length, reusedPromptTokens: slot.reused });
   }
 
   private async run(): Promise<void> {
@@ -122,10 +210,21 @@ export class ContinuousBatcher {
         await nextTurn();
       }
     } catch (error) {
-      for (const slot of [...this.active.values()]) this.finish(slot, "aborted");
+      // A failed decode leaves the cache in an unknown state: every sequence starts over.
+      for (const slot of [...this.active.values()]) {
+        this.release(slot);
+        slot.reject(error);
+      }
+      this.model.clear();
+      for (const cached of this.cached) cached.length = 0;
       for (const waiting of this.waiting.splice(0)) waiting.reject(error);
     } finally {
       this.running = false;
+      // A request may have arrived between the last step and now.
+      if (this.waiting.length > 0 && !this.closed) {
+        this.running = true;
+        setImmediate(() => void this.run());
+      }
     }
   }
 
@@ -136,14 +235,18 @@ export class ContinuousBatcher {
     for (const slot of this.active.values()) {
       if (slot.promptDone < slot.request.prompt.length) continue;
       sampled.push({ slot, row: rows.length });
-      rows.push({ token: slot.next, position: slot.request.prompt.length + slot.tokens.length - 1, sequence: slot.sequence, output: true });
+      rows.push({ token: slot.next, position: this.cached[slot.sequence]!.length, sequence: slot.sequence, output: true });
+      this.cached[slot.sequence]!.push(slot.next);
     }
     for (const slot of this.active.values()) {
       const prompt = slot.request.prompt;
+      const cached = this.cached[slot.sequence]!;
       while (slot.promptDone < prompt.length && rows.length < this.model.batchSize) {
         const last = slot.promptDone === prompt.length - 1;
         if (last) sampled.push({ slot, row: rows.length });
-        rows.push({ token: prompt[slot.promptDone]!, position: slot.promptDone, sequence: slot.sequence, output: last });
+        const token = prompt[slot.promptDone]!;
+        rows.push({ token, position: cached.length, sequence: slot.sequence, output: last });
+        cached.push(token);
         slot.promptDone++;
       }
     }
@@ -151,16 +254,18 @@ export class ContinuousBatcher {
     this.stats.steps++;
     this.stats.rows += rows.length;
     this.stats.largestStep = Math.max(this.stats.largestStep, rows.length);
-    for (const { slot, row } of sampled) {
+    // Samplers take the batch row; logits are numbered by output, in batch order (the order of `sampled`).
+    sampled.forEach(({ slot, row }, output) => {
       const token = slot.sampler.sample(row);
       if (this.model.isEndOfGeneration(token)) {
         this.finish(slot, "stop");
-        continue;
+        return;
       }
       slot.tokens.push(token);
       slot.next = token;
-      slot.request.onToken?.(token);
-      if (slot.tokens.length >= slot.request.maxTokens) this.finish(slot, "length");
-    }
+      const stop = slot.request.onToken?.(token, slot.request.wantLogits ? this.model.logitsOf(output) : undefined) === true;
+      if (stop) this.finish(slot, "stop");
+      else if (slot.tokens.length >= slot.request.maxTokens) this.finish(slot, "length");
+    });
   }
 }

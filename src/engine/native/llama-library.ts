@@ -36,6 +36,24 @@ export interface SamplerSettings {
   /** 0: off. */
   readonly minP: number;
   readonly seed: number;
+  /** Added to token logits before anything else (-Infinity bans a token). */
+  readonly bias?: ReadonlyMap<number, number>;
+  /** Penalties on recently seen tokens; `history` (the prompt's end) counts as seen from the start. */
+  readonly penalties?: SamplerPenalties;
+  /** A GBNF grammar the output must follow (llama.cpp's grammar sampler; applied to every candidate). */
+  readonly grammar?: { readonly text: string; readonly root: string };
+}
+
+export interface SamplerPenalties {
+  /** Latest tokens that count (llama.cpp's penalty_last_n; 0 turns penalties off, so pass the context size for "all"). */
+  readonly lastTokens: number;
+  /** Divides the logits of seen tokens (1: off). */
+  readonly repeat: number;
+  /** Subtracted per occurrence (0: off). */
+  readonly frequency: number;
+  /** Subtracted once from every seen token (0: off). */
+  readonly presence: number;
+  readonly history: ArrayLike<number>;
 }
 
 export type ModelParams = Record<string, unknown> & { n_gpu_layers: number; use_extra_bufts: boolean };
@@ -72,6 +90,7 @@ export interface LlamaLibrary {
   vocabAddsBos(vocab: NativePointer): boolean;
   vocabAddsEos(vocab: NativePointer): boolean;
   tokenize(vocab: NativePointer, text: Buffer, textLength: number, tokens: Int32Array | null, maxTokens: number, addSpecial: boolean, parseSpecial: boolean): number;
+  detokenize(vocab: NativePointer, tokens: Int32Array, count: number, text: Buffer | null, maxBytes: number, removeSpecial: boolean, unparseSpecial: boolean): number;
   batchInit(tokens: number, embeddings: number, maxSequences: number): NativeBatch;
   batchFree(batch: NativeBatch): void;
   decode(context: NativePointer, batch: NativeBatch): number;
@@ -82,8 +101,12 @@ export interface LlamaLibrary {
   /** Drops positions [from, to) of a sequence from the KV cache (-1, -1: the whole sequence). */
   memorySequenceRemove(memory: NativePointer, sequence: number, from: number, to: number): boolean;
   vocabIsEndOfGeneration(vocab: NativePointer, token: number): boolean;
-  /** A sampler chain: top-k, top-p, min-p (each skipped when off), temperature, then a seeded draw; temperature 0: greedy. */
-  samplerChain(settings: SamplerSettings): NativePointer;
+  /**
+   * A sampler chain in llama.cpp's common order: logit biases, grammar, penalties, top-k, top-p, min-p
+   * (each only when set), temperature, then a seeded draw; temperature 0: the most likely token.
+   * Throws BAD_OPTION when the grammar does not parse.
+   */
+  samplerChain(settings: SamplerSettings, vocab: NativePointer): NativePointer;
   /** Samples from the logits of batch row `row` of the last decode, and records the choice in the chain. */
   samplerSample(sampler: NativePointer, context: NativePointer, row: number): number;
   samplerFree(sampler: NativePointer): void;
@@ -261,6 +284,12 @@ function loadLibrary(): LlamaLibrary {
   const initMinP = lib.func("void *llama_sampler_init_min_p(float p, size_t min_keep)");
   const initTemp = lib.func("void *llama_sampler_init_temp(float t)");
   const initDist = lib.func("void *llama_sampler_init_dist(uint32_t seed)");
+  const initLogitBias = lib.func("void *llama_sampler_init_logit_bias(int32_t n_vocab, int32_t n_logit_bias, const void *logit_bias)");
+  const initPenalties = lib.func("void *llama_sampler_init_penalties(int32_t n_vocab, int32_t last_n, float repeat, float freq, float present)");
+  const initGrammar = lib.func("void *llama_sampler_init_grammar(void *vocab, const char *grammar, const char *root)");
+  const samplerAccept = lib.func("void llama_sampler_accept(void *smpl, int32_t token)");
+  const samplerFree = lib.func("void llama_sampler_free(void *smpl)");
+  const vocabTokenCount = lib.func("int32_t llama_vocab_n_tokens(void *vocab)");
 
   const fn = (name: string, result: unknown, parameters: unknown[]) => lib.func(name, result as string, parameters as string[]);
   const modelDefaultParams = fn("llama_model_default_params", ModelParamsType, []);
@@ -286,11 +315,14 @@ function loadLibrary(): LlamaLibrary {
     modelSize: lib.func("uint64_t llama_model_size(void *model)") as (model: NativePointer) => bigint | number,
     modelDescription: lib.func("int32_t llama_model_desc(void *model, _Out_ uint8_t *buf, size_t buf_size)") as LlamaLibrary["modelDescription"],
     modelTrainingContext: lib.func("int32_t llama_model_n_ctx_train(void *model)") as (model: NativePointer) => number,
-    vocabTokenCount: lib.func("int32_t llama_vocab_n_tokens(void *vocab)") as (vocab: NativePointer) => number,
+    vocabTokenCount: vocabTokenCount as (vocab: NativePointer) => number,
     vocabBos: lib.func("int32_t llama_vocab_bos(void *vocab)") as (vocab: NativePointer) => number,
     vocabAddsBos: lib.func("bool llama_vocab_get_add_bos(void *vocab)") as (vocab: NativePointer) => boolean,
     vocabAddsEos: lib.func("bool llama_vocab_get_add_eos(void *vocab)") as (vocab: NativePointer) => boolean,
     tokenize: tokenize as LlamaLibrary["tokenize"],
+    detokenize: lib.func(
+      "int32_t llama_detokenize(void *vocab, const int32_t *tokens, int32_t n_tokens, _Out_ uint8_t *text, int32_t text_len_max, bool remove_special, bool unparse_special)",
+    ) as LlamaLibrary["detokenize"],
     batchInit: (tokens, embeddings, maxSequences) => batchInit(tokens, embeddings, maxSequences) as NativeBatch,
     batchFree: (batch) => void batchFree(batch),
     decode: (context, batch) => decode(context, batch) as number,
@@ -300,8 +332,36 @@ function loadLibrary(): LlamaLibrary {
     memoryClear: lib.func("void llama_memory_clear(void *mem, bool data)") as (memory: NativePointer, data: boolean) => void,
     memorySequenceRemove: lib.func("bool llama_memory_seq_rm(void *mem, int32_t seq_id, int32_t p0, int32_t p1)") as LlamaLibrary["memorySequenceRemove"],
     vocabIsEndOfGeneration: lib.func("bool llama_vocab_is_eog(void *vocab, int32_t token)") as LlamaLibrary["vocabIsEndOfGeneration"],
-    samplerChain: (settings) => {
+    samplerChain: (settings, vocab) => {
       const chain = chainInit({ no_perf: true }) as NativePointer;
+      const vocabularySize = vocabTokenCount(vocab) as number;
+      if (settings.bias !== undefined && settings.bias.size > 0) {
+        // An array of llama_logit_bias { int32 token; float bias; }.
+        const entries = Buffer.alloc(settings.bias.size * 8);
+        let offset = 0;
+        for (const [token, bias] of settings.bias) {
+          entries.writeInt32LE(token, offset);
+          entries.writeFloatLE(bias, offset + 4);
+          offset += 8;
+        }
+        chainAdd(chain, initLogitBias(vocabularySize, settings.bias.size, entries));
+      }
+      if (settings.grammar !== undefined) {
+        const grammar = initGrammar(vocab, settings.grammar.text, settings.grammar.root) as NativePointer | null;
+        if (grammar === null) {
+          samplerFree(chain);
+          throw new EngineError("BAD_OPTION", "llama.cpp could not parse the output grammar");
+        }
+        chainAdd(chain, grammar);
+      }
+      const penalties = settings.penalties;
+      if (penalties !== undefined && (penalties.repeat !== 1 || penalties.frequency !== 0 || penalties.presence !== 0)) {
+        const sampler = initPenalties(vocabularySize, penalties.lastTokens, penalties.repeat, penalties.frequency, penalties.presence) as NativePointer;
+        const history = penalties.history;
+        const from = Math.max(0, history.length - penalties.lastTokens);
+        for (let index = from; index < history.length; index++) samplerAccept(sampler, history[index]!);
+        chainAdd(chain, sampler);
+      }
       if (settings.temperature <= 0) {
         chainAdd(chain, initGreedy());
         return chain;
@@ -314,7 +374,7 @@ function loadLibrary(): LlamaLibrary {
       return chain;
     },
     samplerSample: lib.func("int32_t llama_sampler_sample(void *smpl, void *ctx, int32_t idx)") as LlamaLibrary["samplerSample"],
-    samplerFree: lib.func("void llama_sampler_free(void *smpl)") as (sampler: NativePointer) => void,
+    samplerFree: samplerFree as (sampler: NativePointer) => void,
     setThreads: lib.func("void llama_set_n_threads(void *ctx, int32_t n_threads, int32_t n_threads_batch)") as LlamaLibrary["setThreads"],
     contextSize: lib.func("uint32_t llama_n_ctx(void *ctx)") as (context: NativePointer) => number,
     systemInfo: lib.func("const char *llama_print_system_info(void)") as () => string,

@@ -138,6 +138,16 @@ export class NativeModel {
     return tokens.subarray(0, written);
   }
 
+  /** Tokens as text (llama_detokenize); with `special`, control tokens are written out too. */
+  detokenize(tokens: Int32Array, special = false): string {
+    // A first call with no room returns minus the bytes needed.
+    const needed = -this.library.detokenize(this.vocab, tokens, tokens.length, null, 0, false, special);
+    if (needed <= 0) return "";
+    const text = Buffer.alloc(needed);
+    const written = this.library.detokenize(this.vocab, tokens, tokens.length, text, needed, false, special);
+    return text.subarray(0, Math.max(0, written)).toString("utf8");
+  }
+
   /**
    * Decodes up to batchSize rows in one llama_decode. Rows marked `output` get logits, in row order,
    * readable through logitsOf until the next decode.
@@ -191,9 +201,9 @@ export class NativeModel {
     this.library.memoryClear(this.library.memory(this.liveContext()), true);
   }
 
-  /** Drops one sequence from the KV cache, freeing its cells for another. */
-  removeSequence(sequence: number): void {
-    this.library.memorySequenceRemove(this.library.memory(this.liveContext()), sequence, -1, -1);
+  /** Drops a sequence's cells from position `from` on (all of them by default), freeing them for others. */
+  removeSequence(sequence: number, from = -1): void {
+    this.library.memorySequenceRemove(this.library.memory(this.liveContext()), sequence, from, -1);
   }
 
   /** Whether `token` ends generation (end of sequence, end of turn ...). */
@@ -202,7 +212,7 @@ export class NativeModel {
   }
 
   sampler(settings: SamplerSettings): NativeSampler {
-    const chain = this.library.samplerChain(settings);
+    const chain = this.library.samplerChain(settings, this.vocab);
     let freed = false;
     return {
       sample: (row) => this.library.samplerSample(chain, this.liveContext(), row),
