@@ -9,7 +9,11 @@
  *
  *   npm run build && node dist/bench/serve.js [--model FILE] [--clients 1,4,16] [--requests 32]
  *       [--rounds 3] [--max-tokens 64] [--slots 4] [--threads 2] [--llama-server PATH]
- *       [--servers slmkit,llama-server,slmkit-node-llama-cpp]
+ *       [--servers slmkit,llama-server,slmkit-node-llama-cpp] [--llama-server-libs DIR]
+ *
+ * --llama-server-libs DIR runs llama-server with LD_LIBRARY_PATH=DIR: a directory of links to
+ * node-llama-cpp's libllama/libggml* (and llama-server's own helper libraries) makes both servers run
+ * the same CPU kernels, so the table compares serving loops and not compilers.
  *
  * slmkit-node-llama-cpp is `slmkit serve --engine node-llama-cpp`: node-llama-cpp's sequences instead of
  * slmkit's batcher, for the comparison in BENCHMARKS.md.
@@ -40,6 +44,7 @@ const { values } = parseArgs({
     ctx: { type: "string", default: "512" },
     "llama-server": { type: "string" },
     rounds: { type: "string", default: "3" },
+    "llama-server-libs": { type: "string" },
     servers: { type: "string", default: "slmkit,llama-server" },
   },
 });
@@ -50,6 +55,7 @@ const slots = Number(values.slots);
 const threads = Number(values.threads);
 const contextPerSlot = Number(values.ctx);
 const rounds = Number(values.rounds);
+const llamaServerLibs = values["llama-server-libs"];
 const llamaServer = values["llama-server"] ?? process.env.LLAMA_SERVER ?? "/tmp/llama.cpp/build/bin/llama-server";
 
 mkdirSync(out, { recursive: true });
@@ -108,7 +114,9 @@ async function start(name: ServerKind, port: number): Promise<Server> {
       : name === "slmkit"
         ? slmkit
         : [...slmkit, "--engine", "node-llama-cpp"];
-  const child = spawn(name === "llama-server" ? llamaServer : process.execPath, args, { stdio: ["ignore", "ignore", "ignore"] });
+  // --llama-server-libs: run llama-server on other ggml/llama libraries (node-llama-cpp's, for the same kernels as slmkit).
+  const env = name === "llama-server" && llamaServerLibs !== undefined ? { ...process.env, LD_LIBRARY_PATH: llamaServerLibs } : process.env;
+  const child = spawn(name === "llama-server" ? llamaServer : process.execPath, args, { stdio: ["ignore", "ignore", "ignore"], env });
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url, child);
   // Load the model and warm up: one short request.

@@ -194,3 +194,24 @@ test("logit biases, penalties and a grammar shape what is drawn; a bad grammar f
     model.close();
   }
 });
+
+test("greedy drawing in JS (with biases) picks what llama.cpp's greedy sampler chain picks", async () => {
+  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
+  const batcher = new ContinuousBatcher(model, 2);
+  try {
+    const prompt = model.tokenize(TEXTS[3]!);
+    const first = (await batcher.generate({ prompt, maxTokens: 1, sampling: GREEDY })).tokens[0]!;
+    const bias = new Map([[first, -Infinity], [7, 3], [11, -2]]);
+    // Penalties that change nothing still take llama.cpp's sampler chain.
+    const neutral = { lastTokens: 64, repeat: 1, frequency: 0, presence: 0, history: [] };
+    const [inJs, inChain] = await Promise.all([
+      batcher.generate({ prompt, maxTokens: 10, sampling: { ...GREEDY, bias } }),
+      batcher.generate({ prompt, maxTokens: 10, sampling: { ...GREEDY, bias, penalties: neutral } }),
+    ]);
+    assert.deepEqual(inJs.tokens, inChain.tokens);
+    assert.notEqual(inJs.tokens[0], first);
+  } finally {
+    batcher.close();
+    model.close();
+  }
+});

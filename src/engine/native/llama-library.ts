@@ -96,6 +96,8 @@ export interface LlamaLibrary {
   decode(context: NativePointer, batch: NativeBatch): number;
   synchronize(context: NativePointer): void;
   logits(context: NativePointer): NativePointer | null;
+  /** The logits of batch row `row` of the last decode (the row must have asked for them). */
+  logitsOfRow(context: NativePointer, row: number): NativePointer | null;
   memory(context: NativePointer): NativePointer;
   memoryClear(memory: NativePointer, data: boolean): void;
   /** Drops positions [from, to) of a sequence from the KV cache (-1, -1: the whole sequence). */
@@ -328,6 +330,7 @@ function loadLibrary(): LlamaLibrary {
     decode: (context, batch) => decode(context, batch) as number,
     synchronize: lib.func("void llama_synchronize(void *ctx)") as (context: NativePointer) => void,
     logits: lib.func("float *llama_get_logits(void *ctx)") as (context: NativePointer) => NativePointer | null,
+    logitsOfRow: lib.func("float *llama_get_logits_ith(void *ctx, int32_t i)") as LlamaLibrary["logitsOfRow"],
     memory: lib.func("void *llama_get_memory(void *ctx)") as (context: NativePointer) => NativePointer,
     memoryClear: lib.func("void llama_memory_clear(void *mem, bool data)") as (memory: NativePointer, data: boolean) => void,
     memorySequenceRemove: lib.func("bool llama_memory_seq_rm(void *mem, int32_t seq_id, int32_t p0, int32_t p1)") as LlamaLibrary["memorySequenceRemove"],

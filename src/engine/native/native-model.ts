@@ -211,7 +211,20 @@ export class NativeModel {
     return this.library.vocabIsEndOfGeneration(this.vocab, token);
   }
 
+  /** Logits of batch row `row` of the last decode (a row that asked for them): a view valid until the next decode. */
+  logitsOfRow(row: number): Float32Array {
+    const pointer = this.library.logitsOfRow(this.liveContext(), row);
+    if (pointer === null) throw new EngineError("DECODE_FAILED", `llama.cpp has no logits for batch row ${row}`);
+    return new Float32Array(this.library.view(pointer, this.description.vocabularySize * 4));
+  }
+
   sampler(settings: SamplerSettings): NativeSampler {
+    if (settings.temperature <= 0 && settings.grammar === undefined && settings.penalties === undefined) {
+      // Greedy: an argmax over the logits in place (with the biases added). llama.cpp's sampler first
+      // copies the whole vocabulary into a candidate array.
+      const bias = settings.bias ?? new Map<number, number>();
+      return { sample: (row) => argmax(this.logitsOfRow(row), bias), free: () => undefined };
+    }
     const chain = this.library.samplerChain(settings, this.vocab);
     let freed = false;
     return {
@@ -258,4 +271,25 @@ export class NativeModel {
     if (this.context === undefined) throw new EngineError("BAD_OPTION", "the model is closed");
     return this.context;
   }
+}
+
+/** The token with the largest logit once `bias` is added (the first of equals, as llama.cpp's greedy sampler). */
+function argmax(logits: Float32Array, bias: ReadonlyMap<number, number>): number {
+  let best = -1;
+  let bestValue = -Infinity;
+  for (let token = 0; token < logits.length; token++) {
+    const value = logits[token]!;
+    if (value > bestValue && !bias.has(token)) {
+      bestValue = value;
+      best = token;
+    }
+  }
+  for (const [token, add] of bias) {
+    const value = logits[token]! + add;
+    if (value > bestValue || (value === bestValue && token < best)) {
+      bestValue = value;
+      best = token;
+    }
+  }
+  return best === -1 ? 0 : best;
 }
