@@ -82,10 +82,10 @@ export class ContinuousBatcher {
   readonly stats = { steps: 0, rows: 0, largestStep: 0 };
 
   /**
-   * `model` must have been opened with `sequences` ≥ `slots` and room for every slot's context, and
-   * should use one unified KV cache (`unifiedCache: true`): with one stream per sequence, a step whose
-   * sequences stand at different positions (every step, in real serving) took 95–101 ms for 4 rows on
-   * the qwen3-0.6b twin, against 65–68 ms unified (40 vs 59 tokens/s aggregate, measured).
+   * `model` must have been opened with `sequences` ≥ `slots` and room for every slot's context. Serving
+   * uses one KV stream per sequence (see NativeGeneration); an early version of this loop, without
+   * prefix reuse, measured the opposite (4-row steps of sequences at different positions 95–101 ms with
+   * separate streams vs 65–68 ms unified on the qwen3-0.6b twin) — measure again when this changes.
    */
   constructor(
     private readonly model: NativeModel,
