@@ -84,6 +84,7 @@ describe("GET /metrics", () => {
     assert.equal(delta("slmkit_http_requests_total", { route: "/api/generate", method: "POST", status: "200" }), 1);
     assert.equal(sample(after, "slmkit_loaded_models"), 1);
     assert.equal(sample(after, "slmkit_sequences", model), PARALLEL);
+    assert.equal(sample(after, "slmkit_model_engine_info", { ...model, engine: "native" }), 1, "on the CPU slmkit's own batcher decodes");
     assert.ok(sample(after, "slmkit_model_memory_bytes", { ...model, kind: "ram" }) > 0);
     assert.equal(sample(after, "slmkit_model_loads_total", { ...model, outcome: "loaded" }), 1);
     assert.equal(sample(after, "slmkit_busy_sequences", model), 0);

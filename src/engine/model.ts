@@ -5,7 +5,6 @@ import { type ChatMessage, ChatTemplate } from "./chat-template.js";
 import {
   type OutputGrammar,
   type Penalties,
-  SCHEMA_GRAMMAR_END,
   checkPenalties,
   checkTokenBias,
   compileGrammar,
@@ -16,7 +15,7 @@ import { EngineError } from "./errors.js";
 import { createSpeculator, type Speculation, type Speculator } from "./speculation.js";
 import { attentionShapeOf, kvCacheBytes } from "../fit/footprint.js";
 import { NativeGeneration, lastTokens } from "./native-generation.js";
-import { OutputText } from "./output-text.js";
+import { GenerationOutput } from "./generation-output.js";
 import { type Backend, getRuntime } from "./runtime.js";
 import { DEFAULT_SAMPLING, type SamplingOptions, checkSampling } from "./sampling.js";
 import { SequencePool, commonPrefixLength } from "./sequence-pool.js";
@@ -363,20 +362,9 @@ export class LoadedModel {
     meta: { started: number; reused: number },
   ): Promise<GenerateResult> {
     const sampling = { ...DEFAULT_SAMPLING, ...request.sampling };
-    const stop = request.grammar?.kind === "json_schema" ? [...(request.stop ?? []), SCHEMA_GRAMMAR_END] : (request.stop ?? []);
-    const output = new OutputText(this.model, request.prompt, stop);
+    const output = new GenerationOutput(this.model, request, meta.started);
+    const generated = output.generated;
     let finishReason: FinishReason = "length";
-    let completionTokens = 0;
-    let firstTokenAt: number | undefined;
-    const wantLogprobs = request.logprobs !== undefined;
-    const logprobs: TokenLogprob[] = [];
-    let reported = 0;
-    const emit = (text: string): void => {
-      if (text.length === 0) return;
-      request.onText?.(text, wantLogprobs ? logprobs.slice(reported) : undefined);
-      reported = logprobs.length;
-    };
-    const generated: Token[] = [];
     const speculator = "context" in this.engine ? this.engine.speculator : undefined;
     const predictionsBefore = speculator ? { ...sequence.tokenPredictions } : undefined;
     // Prompt lookup proposes continuations of passages of the prompt: it is told the prompt.
@@ -396,21 +384,17 @@ export class LoadedModel {
         yieldEogToken: true,
       };
       // Distributions cost a JavaScript Map of the whole vocabulary per token: only when asked.
-      const steps: AsyncIterable<{ token: Token; probabilities?: ReadonlyMap<Token, number> }> = wantLogprobs
+      const steps: AsyncIterable<{ token: Token; probabilities?: ReadonlyMap<Token, number> }> = output.wantsLogprobs
         ? sequence.evaluateWithMetadata([...input], { probabilities: true }, options)
         : mapAsync(sequence.evaluate([...input], options), (token) => ({ token }));
       for await (const { token, probabilities } of steps) {
-        firstTokenAt ??= performance.now();
+        output.firstToken();
         if (this.model.isEogToken(token)) {
           finishReason = "stop";
           break;
         }
         // The tokens before this one decide how it reads (a leading space, a byte of a character).
-        if (probabilities) logprobs.push(this.tokenLogprob(token, probabilities, request.logprobs!, lastTokens(request.prompt, generated)));
-        completionTokens++;
-        generated.push(token);
-        request.onToken?.();
-        emit(output.push(token));
+        output.push(token, probabilities && this.tokenLogprob(token, probabilities, request.logprobs!, lastTokens(request.prompt, generated)));
         if (output.hitStop) {
           finishReason = "stop";
           break;
@@ -419,27 +403,17 @@ export class LoadedModel {
           finishReason = "aborted";
           break;
         }
-        if (completionTokens >= maxTokens) break;
+        if (generated.length >= maxTokens) break;
       }
     } else if (request.signal?.aborted) {
       finishReason = "aborted";
     }
-    emit(output.finish());
-    const ended = performance.now();
-    return {
-      text: output.text,
-      finishReason,
-      promptTokens: request.prompt.length,
+    return output.finish(finishReason, {
       reusedPromptTokens: meta.reused,
-      completionTokens,
-      outputTokens: generated,
-      ...(wantLogprobs && { logprobs }),
       ...(predictionsBefore && {
         speculation: { accepted: sequence.tokenPredictions.validated - predictionsBefore.validated, rejected: sequence.tokenPredictions.refuted - predictionsBefore.refuted },
       }),
-      promptMs: (firstTokenAt ?? ended) - meta.started,
-      generationMs: ended - (firstTokenAt ?? ended),
-    };
+    });
   }
 
   /** A drawn token's log probability and the `top` most likely tokens (the Map is ordered most likely first). */

@@ -8,12 +8,12 @@
  * qwen3-0.6b-shaped Q4_0 model, where llama.cpp's batched decode gains 2×; see BENCHMARKS.md.
  */
 import type { Llama, LlamaModel, Token } from "node-llama-cpp";
-import { SCHEMA_GRAMMAR_END, compileGrammar, DEFAULT_PENALTY_WINDOW, penaltiesOff } from "./constraints.js";
+import { compileGrammar, DEFAULT_PENALTY_WINDOW, penaltiesOff } from "./constraints.js";
+import { GenerationOutput } from "./generation-output.js";
 import type { FinishReason, GenerateRequest, GenerateResult, TokenAlternative, TokenLogprob } from "./model.js";
 import { ContinuousBatcher } from "./native/continuous-batcher.js";
 import type { SamplerSettings } from "./native/llama-library.js";
 import { NativeModel } from "./native/native-model.js";
-import { OutputText } from "./output-text.js";
 import { DEFAULT_SAMPLING } from "./sampling.js";
 import { tokenDistribution } from "./token-distribution.js";
 
@@ -92,50 +92,25 @@ export class NativeGeneration {
       ...(request.grammar && { grammar: await this.grammarOf(request.grammar) }),
       ...(!penaltiesOff(request.penalties) && { penalties: this.penaltiesOf(request, prompt) }),
     };
-    const stop = request.grammar?.kind === "json_schema" ? [...(request.stop ?? []), SCHEMA_GRAMMAR_END] : (request.stop ?? []);
-    const output = new OutputText(this.vocabulary, request.prompt, stop);
-    const wantLogprobs = request.logprobs !== undefined;
-    const logprobs: TokenLogprob[] = [];
-    const generated: Token[] = [];
-    let reported = 0;
-    let firstTokenAt: number | undefined;
-    const emit = (text: string): void => {
-      if (text.length === 0) return;
-      request.onText?.(text, wantLogprobs ? logprobs.slice(reported) : undefined);
-      reported = logprobs.length;
-    };
-    let result: { finishReason: "stop" | "length" | "aborted"; reusedPromptTokens: number } = { finishReason: "length", reusedPromptTokens: 0 };
+    const output = new GenerationOutput(this.vocabulary, request, started);
+    let result: { finishReason: FinishReason; reusedPromptTokens: number } = { finishReason: "length", reusedPromptTokens: 0 };
     if (maxTokens > 0) {
       result = await this.batcher.generate({
         prompt,
         maxTokens,
         sampling: settings,
         signal: request.signal,
-        wantLogits: wantLogprobs,
+        wantLogits: output.wantsLogprobs,
         onToken: (token, logits) => {
-          firstTokenAt ??= performance.now();
-          if (logits) logprobs.push(this.tokenLogprob(token as Token, logits, sampling, bias, request.logprobs!, lastTokens(request.prompt, generated)));
-          generated.push(token as Token);
-          request.onToken?.();
-          emit(output.push(token as Token));
+          // The tokens before this one decide how it reads (a leading space, a byte of a character).
+          const logprob = logits && this.tokenLogprob(token as Token, logits, sampling, bias, request.logprobs!, lastTokens(request.prompt, output.generated));
+          output.push(token as Token, logprob);
           return output.hitStop || request.signal?.aborted === true;
         },
       });
     }
-    emit(output.finish());
     const finishReason: FinishReason = output.hitStop ? "stop" : request.signal?.aborted ? "aborted" : result.finishReason;
-    const ended = performance.now();
-    return {
-      text: output.text,
-      finishReason,
-      promptTokens: request.prompt.length,
-      reusedPromptTokens: result.reusedPromptTokens,
-      completionTokens: generated.length,
-      outputTokens: generated,
-      ...(wantLogprobs && { logprobs }),
-      promptMs: (firstTokenAt ?? ended) - started,
-      generationMs: ended - (firstTokenAt ?? ended),
-    };
+    return output.finish(finishReason, { reusedPromptTokens: result.reusedPromptTokens });
   }
 
   close(): void {

@@ -32,6 +32,7 @@ export class ServerMetrics implements GenerationObserver, PoolObserver {
   /** `running` lists the loaded models when scraped (the pool, made after these metrics). */
   constructor(running: () => ReturnType<ModelPool["running"]>) {
     this.registry.add(new Gauge("slmkit_loaded_models", "Models in memory now.", () => [[{}, new Set(running().map(({ model }) => model)).size]]));
+    this.registry.add(new Gauge("slmkit_model_engine_info", "1 per loaded model, labelled with the engine that decodes for it (native or node-llama-cpp).", () => running().map(({ served, model }) => [{ model: served.name, engine: model.engineKind }, 1])));
     this.registry.add(new Gauge("slmkit_sequences", "Sequences (requests decoded at once) of each loaded model.", () => running().map(({ served, model }) => [{ model: served.name }, model.parallel])));
     this.registry.add(new Gauge("slmkit_busy_sequences", "Sequences generating now, by model.", () => running().map(({ served, model }) => [{ model: served.name }, model.busySequences])));
     this.registry.add(new Gauge("slmkit_queue_depth", "Requests waiting for a sequence, by model.", () => running().map(({ served, model }) => [{ model: served.name }, model.waitingRequests])));
