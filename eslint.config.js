@@ -4,7 +4,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "bench/out/", "scratch/", "src/quant/assembly/"] },
+  { ignores: ["dist/", "node_modules/", "bench/out/", "scratch/", "src/quant/assembly/", "bin/"] }, // bin/: a 3-line CommonJS launcher (see its comment), no types to check
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

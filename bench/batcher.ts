@@ -41,7 +41,7 @@ async function measure(engine: string, path: string, clients: number): Promise<n
     const started = performance.now();
     const results = await Promise.all(prompts.map((prompt, index) => batcher.generate({ prompt, maxTokens: TOKENS, sampling: sampling(index) })));
     const seconds = (performance.now() - started) / 1000;
-    batcher.close();
+    await batcher.close();
     model.close();
     return results.reduce((sum, result) => sum + result.tokens.length, 0) / seconds;
   }

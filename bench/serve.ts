@@ -107,7 +107,7 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
 type ServerKind = "slmkit" | "llama-server" | "slmkit-node-llama-cpp";
 
 async function start(name: ServerKind, port: number): Promise<Server> {
-  const slmkit = [join(root, "dist/src/cli/main.js"), "serve", model, "--port", String(port), "--parallel", String(slots), "--threads", String(threads), "--ctx", String(contextPerSlot), "--quiet", "--no-audit"];
+  const slmkit = [join(root, "bin/slmkit.cjs"), "serve", model, "--port", String(port), "--parallel", String(slots), "--threads", String(threads), "--ctx", String(contextPerSlot), "--quiet", "--no-audit"];
   const args =
     name === "llama-server"
       ? ["-m", model, "--port", String(port), "-np", String(slots), "-t", String(threads), "-c", String(contextPerSlot * slots), "--no-webui", "-lv", "0"]

@@ -510,7 +510,7 @@ export class LoadedModel {
     this.sequences?.close();
     await (await this.embeddingContext?.catch(() => undefined))?.dispose();
     if ("native" in this.engine) {
-      this.engine.native.close();
+      await this.engine.native.close();
       await (await this.embeddingModel?.catch(() => undefined))?.dispose();
     } else {
       await this.engine.context.dispose();

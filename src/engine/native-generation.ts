@@ -113,8 +113,9 @@ export class NativeGeneration {
     return output.finish(finishReason, { reusedPromptTokens: result.reusedPromptTokens });
   }
 
-  close(): void {
-    this.batcher.close();
+  /** Ends running requests as aborted, waits for the decode in flight, frees the model. */
+  async close(): Promise<void> {
+    await this.batcher.close();
     this.native.close();
   }
 

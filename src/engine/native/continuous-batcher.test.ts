@@ -66,7 +66,7 @@ test("six requests through four slots give each the tokens it gets alone, in few
     assert.ok(batcher.stats.largestStep > 4, `largest step ${batcher.stats.largestStep}`);
     assert.ok(batcher.stats.steps < generated, `${batcher.stats.steps} decodes for ${generated} tokens`);
   } finally {
-    batcher.close();
+    await batcher.close();
     model.close();
   }
 });
@@ -88,7 +88,7 @@ test("an aborted request frees its sequence for the next; a seeded sampler repea
     const again = await batcher.generate({ prompt, maxTokens: 20, sampling: { temperature: 0.9, topK: 40, topP: 0.95, minP: 0.05, seed: 2 } });
     assert.deepEqual(again.tokens, results[1]!.tokens, "the same seed draws the same tokens");
   } finally {
-    batcher.close();
+    await batcher.close();
     model.close();
   }
 });
@@ -101,7 +101,7 @@ test("a request longer than a slot is refused with the sizes", async () => {
     assert.equal(model.contextSize, 512);
     await assert.rejects(batcher.generate({ prompt: new Int32Array(200).fill(5), maxTokens: 100, sampling: GREEDY }), /do not fit a sequence of 256 cells/);
   } finally {
-    batcher.close();
+    await batcher.close();
     model.close();
   }
 });
@@ -127,7 +127,7 @@ test("a request that extends an earlier one reuses its cache and gets the same t
     const three = await batcher.generate({ prompt: first.subarray(0, 3), maxTokens: 4, sampling: GREEDY });
     assert.equal(three.reusedPromptTokens, 2);
   } finally {
-    batcher.close();
+    await batcher.close();
     model.close();
   }
 });
@@ -154,7 +154,7 @@ test("onToken can stop a request; logits come with each token when asked", async
     assert.deepEqual(result.tokens, seen);
     assert.equal(seen.length, 2);
   } finally {
-    batcher.close();
+    await batcher.close();
     model.close();
   }
 });
@@ -190,7 +190,7 @@ test("logit biases, penalties and a grammar shape what is drawn; a bad grammar f
     assert.equal(broken.status, "rejected");
     assert.match(String(broken.reason), /could not parse the output grammar/);
   } finally {
-    batcher.close();
+    await batcher.close();
     model.close();
   }
 });
@@ -211,7 +211,7 @@ test("greedy drawing in JS (with biases) picks what llama.cpp's greedy sampler c
     assert.deepEqual(inJs.tokens, inChain.tokens);
     assert.notEqual(inJs.tokens[0], first);
   } finally {
-    batcher.close();
+    await batcher.close();
     model.close();
   }
 });

@@ -11,7 +11,6 @@
  * holds the longest beginning of its prompt and evaluates only the rest, so a growing conversation is
  * not evaluated again from the start.
  */
-import { setImmediate as nextTurn } from "node:timers/promises";
 import { EngineError } from "../errors.js";
 import { commonPrefixLength } from "../sequence-pool.js";
 import type { SamplerSettings } from "./llama-library.js";
@@ -58,8 +57,22 @@ interface Slot {
   promptDone: number;
   /** The token to feed next (the last one drawn), once the prompt is in. */
   next: number;
+  /** Ended: nothing more is decoded for it (it may still await its last delivery). */
+  finishing: boolean;
+  done: boolean;
+  /** Tokens told to the request so far (a drawn token waits for the next decode to start). */
+  delivered: number;
   resolve(result: BatchedResult): void;
   reject(error: unknown): void;
+}
+
+/** A drawn token waiting to be told to its request (while the next decode runs). */
+interface Delivery {
+  readonly slot: Slot;
+  readonly token: number;
+  readonly logits?: Float32Array;
+  /** The request ends with this token: "length" unless onToken asks to stop. */
+  readonly last?: "length";
 }
 
 interface Waiting {
@@ -76,6 +89,9 @@ export class ContinuousBatcher {
   private readonly waiting: Waiting[] = [];
   private running = false;
   private closed = false;
+  /** A decode is running on a worker thread: the KV cache and batch must not be touched. */
+  private decoding = false;
+  private stopped: Promise<void> = Promise.resolve();
   /** Cells one sequence may use: the context shared out evenly. */
   readonly cellsPerSequence: number;
   /** Steps decoded and the rows they carried, for tests and metrics. */
@@ -97,14 +113,14 @@ export class ContinuousBatcher {
     this.cellsPerSequence = Math.floor(model.contextSize / slots);
   }
 
-  /** Sequences generating now. */
+  /** Sequences generating now (requests about to take a free one at the next step included). */
   get busy(): number {
-    return this.active.size;
+    return this.active.size + Math.min(this.free.length, this.waiting.length);
   }
 
   /** Requests waiting for a sequence. */
   get queued(): number {
-    return this.waiting.length;
+    return Math.max(0, this.waiting.length - this.free.length);
   }
 
   generate(request: BatchedRequest): Promise<BatchedResult> {
@@ -115,15 +131,12 @@ export class ContinuousBatcher {
     if (request.prompt.length + request.maxTokens > this.cellsPerSequence) {
       return Promise.reject(new EngineError("PROMPT_TOO_LONG", `a prompt of ${request.prompt.length} tokens and ${request.maxTokens} more do not fit a sequence of ${this.cellsPerSequence} cells`));
     }
-    if (this.free.length === 0 && this.waiting.length >= (this.options.maxQueue ?? Infinity)) {
+    if (this.waiting.length - this.free.length >= (this.options.maxQueue ?? Infinity)) {
       return Promise.reject(new EngineError("BUSY", `${name} is busy: ${this.waiting.length} requests are already waiting`));
     }
     return new Promise((resolve, reject) => {
       const waiting: Waiting = { request, resolve, reject };
       this.waiting.push(waiting);
-      // Taking a free sequence now (no decode runs between steps) makes busy/queued exact at once;
-      // decoding starts on the next turn, so requests made together still go into one first step.
-      this.admit();
       request.signal?.addEventListener(
         "abort",
         () => {
@@ -135,18 +148,22 @@ export class ContinuousBatcher {
         { once: true },
       );
       if (!this.running) {
-        // Started on the next turn, so requests made together are admitted together.
+        // Started on the next turn, so requests made together go into one first step.
         this.running = true;
-        setImmediate(() => void this.run());
+        this.stopped = new Promise((resolve) => setImmediate(() => void this.run().finally(resolve)));
       }
     });
   }
 
-  /** Stops taking requests; running ones end as aborted, waiting ones fail with DISPOSED. */
-  close(): void {
+  /**
+   * Stops taking requests; running ones end as aborted, waiting ones fail with DISPOSED. Resolves once
+   * no decode runs any more: only then may the model be closed.
+   */
+  close(): Promise<void> {
     this.closed = true;
     for (const waiting of this.waiting.splice(0)) waiting.reject(new EngineError("DISPOSED", `${this.options.name ?? "the model"} was unloaded`));
     for (const slot of [...this.active.values()]) this.finish(slot, "aborted");
+    return this.stopped;
   }
 
   private admit(): void {
@@ -170,7 +187,20 @@ export class ContinuousBatcher {
         this.model.removeSequence(sequence, reused);
         cached.length = reused;
       }
-      this.active.set(sequence, { sequence, request, sampler, tokens: [], reused, promptDone: reused, next: -1, resolve: waiting.resolve, reject: waiting.reject });
+      this.active.set(sequence, {
+        sequence,
+        request,
+        sampler,
+        tokens: [],
+        reused,
+        promptDone: reused,
+        next: -1,
+        finishing: false,
+        done: false,
+        delivered: 0,
+        resolve: waiting.resolve,
+        reject: waiting.reject,
+      });
     }
   }
 
@@ -189,6 +219,7 @@ export class ContinuousBatcher {
   }
 
   private release(slot: Slot): void {
+    slot.done = true;
     this.active.delete(slot.sequence);
     slot.sampler.free();
     this.free.push(slot.sequence);
@@ -196,18 +227,40 @@ export class ContinuousBatcher {
 
   private finish(slot: Slot, reason: BatchedResult["finishReason"]): void {
     this.release(slot);
-    slot.resolve({ tokens: slot.tokens, finishReason: reason, promptTokens: slot.request.prompt.length, reusedPromptTokens: slot.reused });
+    // A token drawn but not yet told to the request (it was aborted meanwhile) is not part of the result.
+    slot.resolve({ tokens: slot.tokens.slice(0, slot.delivered), finishReason: reason, promptTokens: slot.request.prompt.length, reusedPromptTokens: slot.reused });
   }
 
+  /**
+   * The loop: end what was aborted or stopped, admit waiting requests, start a decode on a worker
+   * thread, and while it runs tell the requests the tokens drawn after the previous one (their text goes
+   * out over HTTP meanwhile, as llama-server's HTTP threads do), then draw from the new logits.
+   */
   private async run(): Promise<void> {
+    let deliveries: Delivery[] = [];
     try {
       for (;;) {
-        for (const slot of [...this.active.values()]) if (slot.request.signal?.aborted) this.finish(slot, "aborted");
+        this.reap();
         this.admit();
-        if (this.active.size === 0) return;
-        this.step();
-        // Let the event loop run (HTTP, new requests, aborts) between steps.
-        await nextTurn();
+        const batch = this.nextBatch();
+        if (batch.rows.length === 0) {
+          if (deliveries.length === 0) return;
+          this.deliver(deliveries);
+          deliveries = [];
+          continue;
+        }
+        this.decoding = true;
+        const decoded = this.model.decodeAsync(batch.rows);
+        this.deliver(deliveries);
+        try {
+          await decoded;
+        } finally {
+          this.decoding = false;
+        }
+        this.stats.steps++;
+        this.stats.rows += batch.rows.length;
+        this.stats.largestStep = Math.max(this.stats.largestStep, batch.rows.length);
+        deliveries = this.draw(batch.sampled);
       }
     } catch (error) {
       // A failed decode leaves the cache in an unknown state: every sequence starts over.
@@ -220,20 +273,25 @@ export class ContinuousBatcher {
       for (const waiting of this.waiting.splice(0)) waiting.reject(error);
     } finally {
       this.running = false;
-      // A request may have arrived between the last step and now.
+      // A request may have arrived after the last step.
       if (this.waiting.length > 0 && !this.closed) {
         this.running = true;
-        setImmediate(() => void this.run());
+        this.stopped = new Promise((resolve) => setImmediate(() => void this.run().finally(resolve)));
       }
     }
   }
 
-  /** One decode: generating sequences first (one row each), then prompt tokens while the batch has room. */
-  private step(): void {
+  /** Ends the requests that were aborted. */
+  private reap(): void {
+    for (const slot of [...this.active.values()]) if (slot.request.signal?.aborted) this.finish(slot, "aborted");
+  }
+
+  /** Generating sequences first (one row each), then prompt tokens while the batch has room. */
+  private nextBatch(): { rows: BatchRow[]; sampled: Array<{ slot: Slot; row: number }> } {
     const rows: BatchRow[] = [];
     const sampled: Array<{ slot: Slot; row: number }> = [];
     for (const slot of this.active.values()) {
-      if (slot.promptDone < slot.request.prompt.length) continue;
+      if (slot.finishing || slot.promptDone < slot.request.prompt.length) continue;
       sampled.push({ slot, row: rows.length });
       rows.push({ token: slot.next, position: this.cached[slot.sequence]!.length, sequence: slot.sequence, output: true });
       this.cached[slot.sequence]!.push(slot.next);
@@ -241,7 +299,7 @@ export class ContinuousBatcher {
     for (const slot of this.active.values()) {
       const prompt = slot.request.prompt;
       const cached = this.cached[slot.sequence]!;
-      while (slot.promptDone < prompt.length && rows.length < this.model.batchSize) {
+      while (!slot.finishing && slot.promptDone < prompt.length && rows.length < this.model.batchSize) {
         const last = slot.promptDone === prompt.length - 1;
         if (last) sampled.push({ slot, row: rows.length });
         const token = prompt[slot.promptDone]!;
@@ -250,12 +308,15 @@ export class ContinuousBatcher {
         slot.promptDone++;
       }
     }
-    this.model.decode(rows);
-    this.stats.steps++;
-    this.stats.rows += rows.length;
-    this.stats.largestStep = Math.max(this.stats.largestStep, rows.length);
+    return { rows, sampled };
+  }
+
+  /** Draws each sampled row's token; an end-of-generation token ends its request at once. */
+  private draw(sampled: ReadonlyArray<{ slot: Slot; row: number }>): Delivery[] {
+    const deliveries: Delivery[] = [];
     // Samplers take the batch row; logits are numbered by output, in batch order (the order of `sampled`).
     sampled.forEach(({ slot, row }, output) => {
+      if (slot.done) return;
       const token = slot.sampler.sample(row);
       if (this.model.isEndOfGeneration(token)) {
         this.finish(slot, "stop");
@@ -263,9 +324,22 @@ export class ContinuousBatcher {
       }
       slot.tokens.push(token);
       slot.next = token;
-      const stop = slot.request.onToken?.(token, slot.request.wantLogits ? this.model.logitsOf(output) : undefined) === true;
-      if (stop) this.finish(slot, "stop");
-      else if (slot.tokens.length >= slot.request.maxTokens) this.finish(slot, "length");
+      const last = slot.tokens.length >= slot.request.maxTokens ? "length" : undefined;
+      if (last) slot.finishing = true;
+      // The logits are overwritten by the next decode: a request that wants them gets a copy.
+      deliveries.push({ slot, token, ...(slot.request.wantLogits && { logits: this.model.logitsOf(output).slice() }), ...(last && { last }) });
     });
+    return deliveries;
+  }
+
+  private deliver(deliveries: readonly Delivery[]): void {
+    for (const { slot, token, logits, last } of deliveries) {
+      if (slot.done) continue;
+      slot.delivered++;
+      const stop = slot.request.onToken?.(token, logits) === true;
+      // On a stop its next token may be in the running decode already: that row goes to waste.
+      if (stop) this.finish(slot, "stop");
+      else if (last !== undefined) this.finish(slot, last);
+    }
   }
 }

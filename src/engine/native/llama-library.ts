@@ -94,6 +94,8 @@ export interface LlamaLibrary {
   batchInit(tokens: number, embeddings: number, maxSequences: number): NativeBatch;
   batchFree(batch: NativeBatch): void;
   decode(context: NativePointer, batch: NativeBatch): number;
+  /** llama_decode on a libuv worker thread: the JS thread stays free meanwhile. Touch nothing of the context until it settles. */
+  decodeAsync(context: NativePointer, batch: NativeBatch): Promise<number>;
   synchronize(context: NativePointer): void;
   logits(context: NativePointer): NativePointer | null;
   /** The logits of batch row `row` of the last decode (the row must have asked for them). */
@@ -328,6 +330,10 @@ function loadLibrary(): LlamaLibrary {
     batchInit: (tokens, embeddings, maxSequences) => batchInit(tokens, embeddings, maxSequences) as NativeBatch,
     batchFree: (batch) => void batchFree(batch),
     decode: (context, batch) => decode(context, batch) as number,
+    decodeAsync: (context, batch) =>
+      new Promise((resolve, reject) => {
+        (decode as { async: (...args: unknown[]) => void }).async(context, batch, (error: unknown, status: number) => (error ? reject(error as Error) : resolve(status)));
+      }),
     synchronize: lib.func("void llama_synchronize(void *ctx)") as (context: NativePointer) => void,
     logits: lib.func("float *llama_get_logits(void *ctx)") as (context: NativePointer) => NativePointer | null,
     logitsOfRow: lib.func("float *llama_get_logits_ith(void *ctx, int32_t i)") as LlamaLibrary["logitsOfRow"],

@@ -153,6 +153,21 @@ export class NativeModel {
    * readable through logitsOf until the next decode.
    */
   decode(rows: readonly BatchRow[]): void {
+    this.run(rows.length, this.fill(rows));
+  }
+
+  /**
+   * decode() on a worker thread, leaving the JS thread free (to answer HTTP) while llama.cpp computes.
+   * Until it settles, call nothing else on this model.
+   */
+  async decodeAsync(rows: readonly BatchRow[]): Promise<void> {
+    const outputs = this.fill(rows);
+    this.batch.n_tokens = rows.length;
+    this.check(await this.library.decodeAsync(this.liveContext(), this.batch), rows.length, outputs);
+  }
+
+  /** Writes rows into the batch; returns how many ask for logits. */
+  private fill(rows: readonly BatchRow[]): number {
     if (rows.length > this.batchSize) throw new EngineError("BAD_OPTION", `a batch of ${rows.length} rows exceeds the batch size ${this.batchSize}`);
     let outputs = 0;
     for (let index = 0; index < rows.length; index++) {
@@ -163,7 +178,7 @@ export class NativeModel {
       this.batchOutputs[index] = row.output === true ? 1 : 0;
       if (row.output === true) outputs++;
     }
-    this.run(rows.length, outputs);
+    return outputs;
   }
 
   /**
@@ -260,7 +275,10 @@ export class NativeModel {
 
   private run(count: number, outputs: number): void {
     this.batch.n_tokens = count;
-    const status = this.library.decode(this.liveContext(), this.batch);
+    this.check(this.library.decode(this.liveContext(), this.batch), count, outputs);
+  }
+
+  private check(status: number, count: number, outputs: number): void {
     if (status !== 0) {
       throw new EngineError("DECODE_FAILED", `llama_decode returned ${status} for ${count} rows${status === 1 ? " (no room in the KV cache: clear it or use a larger context)" : ""}`);
     }
@@ -275,13 +293,27 @@ export class NativeModel {
 
 /** The token with the largest logit once `bias` is added (the first of equals, as llama.cpp's greedy sampler). */
 function argmax(logits: Float32Array, bias: ReadonlyMap<number, number>): number {
-  let best = -1;
-  let bestValue = -Infinity;
-  for (let token = 0; token < logits.length; token++) {
+  // A plain scan (no lookups in the hot loop), then the biased tokens compared with their bias added.
+  let best = 0;
+  let bestValue = logits[0]!;
+  for (let token = 1; token < logits.length; token++) {
     const value = logits[token]!;
-    if (value > bestValue && !bias.has(token)) {
+    if (value > bestValue) {
       bestValue = value;
       best = token;
+    }
+  }
+  if (bias.size === 0) return best;
+  if (bias.has(best)) {
+    // The winner is biased (banned, say): find the best of the others the slow way.
+    best = -1;
+    bestValue = -Infinity;
+    for (let token = 0; token < logits.length; token++) {
+      const value = logits[token]!;
+      if (value > bestValue && !bias.has(token)) {
+        bestValue = value;
+        best = token;
+      }
     }
   }
   for (const [token, add] of bias) {
