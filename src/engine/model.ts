@@ -14,7 +14,7 @@ import {
 import { EngineError } from "./errors.js";
 import { createSpeculator, type Speculation, type Speculator } from "./speculation.js";
 import { attentionShapeOf, kvCacheBytes } from "../fit/footprint.js";
-import { NativeGeneration, lastTokens } from "./native-generation.js";
+import { NativeGeneration, lastTokens, nativeRuntimeAvailable } from "./native-generation.js";
 import { GenerationOutput } from "./generation-output.js";
 import { type Backend, getRuntime } from "./runtime.js";
 import { DEFAULT_SAMPLING, type SamplingOptions, checkSampling } from "./sampling.js";
@@ -159,7 +159,9 @@ export class LoadedModel {
 
   static async load(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
     const llama = await getRuntime({ backend: options.backend, verbose: options.verbose });
-    const engine: EngineKind = options.engine ?? (llama.gpu === false && options.speculation === undefined ? "native" : "node-llama-cpp");
+    // Where llama.cpp's C API cannot be reached (no prebuilt CPU library for this platform) the default
+    // falls back to node-llama-cpp's sequences; /metrics' slmkit_model_engine_info tells which decodes.
+    const engine: EngineKind = options.engine ?? (llama.gpu === false && options.speculation === undefined && nativeRuntimeAvailable() ? "native" : "node-llama-cpp");
     if (engine === "native" && options.speculation) throw new EngineError("BAD_OPTION", "speculative decoding runs on the node-llama-cpp engine; drop --engine native or the draft model");
     // node-llama-cpp's CPU default is max(4, cores) threads: on a 2-core machine its 4 threads spin
     // against each other and decoding runs ~400× slower (measured: 535 vs 1.2 ms/token on

@@ -12,7 +12,7 @@ import { compileGrammar, DEFAULT_PENALTY_WINDOW, penaltiesOff } from "./constrai
 import { GenerationOutput } from "./generation-output.js";
 import type { FinishReason, GenerateRequest, GenerateResult, TokenAlternative, TokenLogprob } from "./model.js";
 import { ContinuousBatcher } from "./native/continuous-batcher.js";
-import type { SamplerSettings } from "./native/llama-library.js";
+import { type SamplerSettings, llamaLibrary } from "./native/llama-library.js";
 import { NativeModel } from "./native/native-model.js";
 import { DEFAULT_SAMPLING } from "./sampling.js";
 import { tokenDistribution } from "./token-distribution.js";
@@ -179,4 +179,14 @@ export class NativeGeneration {
 export function lastTokens(prompt: readonly Token[], generated: readonly Token[], count = 8): Token[] {
   const fromGenerated = generated.slice(-count);
   return fromGenerated.length >= count ? fromGenerated : [...prompt.slice(-(count - fromGenerated.length)), ...fromGenerated];
+}
+
+/** Whether llama.cpp's C API can be loaded here (node-llama-cpp's prebuilt CPU library and koffi). */
+export function nativeRuntimeAvailable(): boolean {
+  try {
+    llamaLibrary();
+    return true;
+  } catch {
+    return false;
+  }
 }

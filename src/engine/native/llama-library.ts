@@ -179,8 +179,8 @@ function loadLibrary(): LlamaLibrary {
   if (llamaFile === undefined || ggmlFile === undefined) {
     throw new EngineError("RUNTIME_UNAVAILABLE", `libllama or libggml is missing from ${directory}; reinstall with \`npm ci\``);
   }
-  // Loaded here, not at the top: every command imports the engine, and only bench, eval and optimize
-  // need the FFI (~30 ms to load, measured).
+  // Loaded here, not at the top: every command imports the engine, and only those that decode (run,
+  // serve, bench, eval, optimize) need the FFI (~30 ms to load, measured).
   const koffi = createRequire(import.meta.url)("koffi") as typeof koffiModule;
   const ggml = koffi.load(join(directory, ggmlFile));
   const lib = koffi.load(join(directory, llamaFile));
