@@ -23,7 +23,7 @@ export interface BatchedRequest {
   readonly sampling: SamplerSettings;
   /**
    * Told of each generated token as it is drawn (never an end-of-generation token), with the logits it
-   * was drawn from when `wantLogits` is set (a view valid only during the call). Returning true ends
+   * was drawn from when `wantLogits` is set (a copy: the call comes while the next step decodes). Returning true ends
    * the request with finish reason "stop" (a stop string, say).
    */
   readonly onToken?: (token: number, logits?: Float32Array) => boolean | void;

@@ -1,6 +1,7 @@
 /**
  * A model and one context driven directly through llama.cpp's C API: decodes with chosen output rows
- * and no sampling, logits read in place. For measurement (bench, eval), not for serving.
+ * (on the JS thread, or on a worker with decodeAsync), logits read in place, llama.cpp sampler chains.
+ * Used by bench and eval, and by the continuous batcher that serves.
  */
 import { availableParallelism } from "node:os";
 import { EngineError } from "../errors.js";
