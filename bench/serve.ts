@@ -5,11 +5,12 @@
  * time to first token p50/p99, inter-token gap p50/p99, errors. Both servers stay up and take turns,
  * level by level, for several rounds (the order flipped each round); tokens/s is the median of the
  * rounds, the latencies are over all of them. On a shared machine whose speed drifts by ±30% over
- * minutes, measuring one server after the other compared two different machines.
+ * minutes, measuring one server after the other compared two different machines. Each server first
+ * answers --warmup requests (4 at a time) that are not measured.
  *
  *   npm run build && node dist/bench/serve.js [--model FILE] [--clients 1,4,16] [--requests 32]
  *       [--rounds 3] [--max-tokens 64] [--slots 4] [--threads 2] [--llama-server PATH]
- *       [--servers slmkit,llama-server,slmkit-node-llama-cpp] [--llama-server-libs DIR]
+ *       [--servers slmkit,llama-server,slmkit-node-llama-cpp] [--llama-server-libs DIR] [--warmup 8]
  *
  * --llama-server-libs DIR runs llama-server with LD_LIBRARY_PATH=DIR: a directory of links to
  * node-llama-cpp's libllama/libggml* (and llama-server's own helper libraries) makes both servers run
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     "llama-server-libs": { type: "string" },
     servers: { type: "string", default: "slmkit,llama-server" },
+    warmup: { type: "string", default: "8" },
   },
 });
 const clientLevels = values.clients!.split(",").map(Number);
@@ -55,6 +57,7 @@ const slots = Number(values.slots);
 const threads = Number(values.threads);
 const contextPerSlot = Number(values.ctx);
 const rounds = Number(values.rounds);
+const warmup = Number(values.warmup);
 const llamaServerLibs = values["llama-server-libs"];
 const llamaServer = values["llama-server"] ?? process.env.LLAMA_SERVER ?? "/tmp/llama.cpp/build/bin/llama-server";
 
@@ -240,6 +243,13 @@ const servers: Server[] = [];
 const rawResults: LevelResult[] = [];
 try {
   for (const [index, kind] of kinds.entries()) servers.push(await start(kind, 18080 + index));
+  // Warm-up, not measured: the first requests a server answers pay for compiling (slmkit's JIT) and for
+  // filling caches (both); the table is about the steady state.
+  for (const server of servers) {
+    await Promise.all(Array.from({ length: Math.min(4, warmup) }, async (_, client) => {
+      for (let index = client; index < warmup; index += 4) await request(server.url).catch(() => undefined);
+    }));
+  }
   for (let round = 1; round <= rounds; round++) {
     for (const clients of clientLevels) {
       for (const server of round % 2 === 1 ? servers : [...servers].reverse()) {
@@ -277,15 +287,24 @@ const results: LevelResult[] = kinds.flatMap((server) =>
 );
 
 const byLevel = (server: string, clients: number): LevelResult | undefined => results.find((r) => r.server === server && r.clients === clients);
+// Each round measured the servers back to back: the ratio within a round compares the same minute of a
+// drifting machine. Their median is the headline ratio (the ratio of the medians is shown beside it).
+const pairedRatio = (server: string, clients: number): number | undefined => {
+  const ours = byLevel(server, clients)?.rounds ?? [];
+  const theirs = byLevel("llama-server", clients)?.rounds ?? [];
+  if (ours.length === 0 || ours.length !== theirs.length) return undefined;
+  return median(ours.map((value, round) => value / theirs[round]!));
+};
 const lines = [
   `Model: ${model.split("/").at(-1)}; ${slots} slots, ${threads} threads, ${contextPerSlot} tokens of context per slot; ${requestsPerLevel} requests per level and round, ${maxTokens} tokens each (ignore_eos, greedy, streamed); ${rounds} rounds, servers taking turns.`,
   "",
-  "| clients | server | tokens/s (median) | rounds | TTFT p50 | TTFT p99 | gap p50 | gap p99 | errors | / llama-server |",
-  "| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  "| clients | server | tokens/s (median) | rounds | TTFT p50 | TTFT p99 | gap p50 | gap p99 | errors | / llama-server (median of rounds' ratios) | ratio of medians |",
+  "| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ...results.map((r) => {
     const llama = byLevel("llama-server", r.clients);
     const ratio = r.server !== "llama-server" && llama ? `${(r.tokensPerSecond / llama.tokensPerSecond).toFixed(2)}×` : "";
-    return `| ${r.clients} | ${r.server} | ${r.tokensPerSecond.toFixed(1)} | ${(r.rounds ?? []).join(", ")} | ${r.ttftP50.toFixed(0)} ms | ${r.ttftP99.toFixed(0)} ms | ${r.gapP50.toFixed(1)} ms | ${r.gapP99.toFixed(1)} ms | ${r.errors} | ${ratio} |`;
+    const paired = r.server !== "llama-server" ? pairedRatio(r.server, r.clients) : undefined;
+    return `| ${r.clients} | ${r.server} | ${r.tokensPerSecond.toFixed(1)} | ${(r.rounds ?? []).join(", ")} | ${r.ttftP50.toFixed(0)} ms | ${r.ttftP99.toFixed(0)} ms | ${r.gapP50.toFixed(1)} ms | ${r.gapP99.toFixed(1)} ms | ${r.errors} | ${paired === undefined ? "" : `${paired.toFixed(2)}×`} | ${ratio} |`;
   }),
 ];
 const gain = (server: string): number | undefined => {
@@ -296,7 +315,11 @@ const gain = (server: string): number | undefined => {
 const ourGain = gain("slmkit");
 const theirGain = gain("llama-server");
 if (ourGain !== undefined && theirGain !== undefined) {
-  lines.push("", `Gain from 1 to 4 clients: slmkit ${ourGain.toFixed(2)}×, llama-server ${theirGain.toFixed(2)}× (ratio ${(ourGain / theirGain).toFixed(2)}).`);
+  // The same per round: each round's gain of slmkit over that round's gain of llama-server.
+  const roundsOf = (server: string, clients: number): number[] => byLevel(server, clients)?.rounds ?? [];
+  const [ours1, ours4, theirs1, theirs4] = [roundsOf("slmkit", 1), roundsOf("slmkit", 4), roundsOf("llama-server", 1), roundsOf("llama-server", 4)];
+  const pairedGain = median(ours1.map((one, round) => ours4[round]! / one / (theirs4[round]! / theirs1[round]!)));
+  lines.push("", `Gain from 1 to 4 clients: slmkit ${ourGain.toFixed(2)}×, llama-server ${theirGain.toFixed(2)}× (ratio ${(ourGain / theirGain).toFixed(2)}; median of the rounds' ratios ${pairedGain.toFixed(2)}).`);
 }
 console.log(lines.join("\n"));
 const summary = results.map(({ ttft: _ttft, gaps: _gaps, ...rest }) => rest);

@@ -119,6 +119,8 @@ export interface LlamaLibrary {
   systemInfo(): string;
   /** `bytes` of native memory at `pointer`, as an ArrayBuffer that aliases it (no copy). */
   view(pointer: NativePointer, bytes: number): ArrayBuffer;
+  /** The address a pointer holds (to recognise the same buffer again). */
+  address(pointer: NativePointer): bigint;
   /** The `count` pointers stored at `pointer` (a C array of pointers). */
   pointers(pointer: NativePointer, count: number): NativePointer[];
   /**
@@ -388,6 +390,7 @@ function loadLibrary(): LlamaLibrary {
     contextSize: lib.func("uint32_t llama_n_ctx(void *ctx)") as (context: NativePointer) => number,
     systemInfo: lib.func("const char *llama_print_system_info(void)") as () => string,
     view: (pointer, bytes) => koffi.view(pointer, bytes),
+    address: (pointer) => BigInt(koffi.address(pointer)),
     pointers: (pointer, count) => koffi.decode(pointer, "void *", count) as NativePointer[],
     threadpoolNew: (threads, poll) => {
       if (threadpoolNewAddress === null) return null;
