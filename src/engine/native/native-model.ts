@@ -306,7 +306,7 @@ export class NativeModel {
 
 /** The token with the largest logit once `bias` is added (the first of equals, as llama.cpp's greedy sampler). */
 function argmax(logits: Float32Array, bias: ReadonlyMap<number, number>): number {
-  // A plain scan (no lookups in the hot loop), then the biased tokens compared with their bias added.
+  // A scan of the raw logits (no bias lookups in the hot loop), then the biased tokens compared with their bias added.
   let best = largestIndex(logits);
   let bestValue = logits[best]!;
   if (bias.size === 0) return best;
