@@ -10,7 +10,7 @@
  *
  *   npm run build && node dist/bench/serve.js [--model FILE] [--clients 1,4,16] [--requests 32]
  *       [--rounds 3] [--max-tokens 64] [--slots 4] [--threads 2] [--llama-server PATH]
- *       [--servers slmkit,llama-server,slmkit-node-llama-cpp] [--llama-server-libs DIR] [--warmup 8]
+ *       [--servers slmkit,llama-server,slmkit-node-llama-cpp] [--llama-server-libs DIR] [--warmup 32]
  *
  * --llama-server-libs DIR runs llama-server with LD_LIBRARY_PATH=DIR: a directory of links to
  * node-llama-cpp's libllama/libggml* (and llama-server's own helper libraries) makes both servers run
@@ -47,7 +47,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     "llama-server-libs": { type: "string" },
     servers: { type: "string", default: "slmkit,llama-server" },
-    warmup: { type: "string", default: "8" },
+    warmup: { type: "string", default: "32" },
   },
 });
 const clientLevels = values.clients!.split(",").map(Number);
@@ -244,7 +244,9 @@ const rawResults: LevelResult[] = [];
 try {
   for (const [index, kind] of kinds.entries()) servers.push(await start(kind, 18080 + index));
   // Warm-up, not measured: the first requests a server answers pay for compiling (slmkit's JIT) and for
-  // filling caches (both); the table is about the steady state.
+  // filling caches (both); the table is about the steady state. After 8 requests of 64 tokens slmkit's
+  // JS thread still spent 410-460 µs of CPU a token on the 100M model, 270-300 µs after 40 (scratch
+  // per-thread CPU from /proc, 1 client): V8 optimizes the per-token path over a few thousand tokens.
   for (const server of servers) {
     await Promise.all(Array.from({ length: Math.min(4, warmup) }, async (_, client) => {
       for (let index = client; index < warmup; index += 4) await request(server.url).catch(() => undefined);

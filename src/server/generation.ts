@@ -68,10 +68,11 @@ export function withModel<T>(
 export async function generate(model: LoadedModel, request: GenerateRequest, context: RequestContext): Promise<GenerateResult> {
   const name = String(context.notes.model ?? model.name);
   const metrics = context.metrics;
+  const observeInterval = metrics?.tokenIntervalObserver(name);
   let previous: number | undefined;
   const onToken = (): void => {
     const now = performance.now();
-    if (previous !== undefined) metrics?.observeTokenInterval(name, (now - previous) / 1000);
+    if (previous !== undefined) observeInterval?.((now - previous) / 1000);
     previous = now;
     request.onToken?.();
   };

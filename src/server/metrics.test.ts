@@ -21,4 +21,25 @@ describe("Prometheus text format", () => {
     assert.match(text, /\n# TYPE y gauge\ny\{model="m"\} 3\n/);
     assert.match(text, /\nz_seconds_bucket\{le="0.1"\} 1\nz_seconds_bucket\{le="1"\} 2\nz_seconds_bucket\{le="\+Inf"\} 3\nz_seconds_sum 5.55\nz_seconds_count 3\n/);
   });
+
+  it("counts a value equal to a bound in that bucket; a bound observer adds to the same series as observe", () => {
+    const histogram = new Histogram("t_seconds", "Times.", [0.1, 1]);
+    const observe = histogram.bind({ model: "m" });
+    observe(0.1);
+    observe(1);
+    histogram.observe(2, { model: "m" });
+    histogram.observe(0.01, { model: "other" });
+    assert.deepEqual(histogram.lines(), [
+      't_seconds_bucket{le="0.1",model="m"} 1',
+      't_seconds_bucket{le="1",model="m"} 2',
+      't_seconds_bucket{le="+Inf",model="m"} 3',
+      't_seconds_sum{model="m"} 3.1',
+      't_seconds_count{model="m"} 3',
+      't_seconds_bucket{le="0.1",model="other"} 1',
+      't_seconds_bucket{le="1",model="other"} 1',
+      't_seconds_bucket{le="+Inf",model="other"} 1',
+      't_seconds_sum{model="other"} 0.01',
+      't_seconds_count{model="other"} 1',
+    ]);
+  });
 });

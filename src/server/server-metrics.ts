@@ -8,7 +8,8 @@ import type { ModelPool, PoolObserver, UnloadReason } from "./model-pool.js";
 
 /** What generation routes report, per request: the gaps between tokens and the finished result. */
 export interface GenerationObserver {
-  observeTokenInterval(model: string, seconds: number): void;
+  /** Records the time between two generated tokens of one request; made once per request. */
+  tokenIntervalObserver(model: string): (seconds: number) => void;
   observeGeneration(model: string, result: GenerateResult): void;
 }
 
@@ -52,8 +53,8 @@ export class ServerMetrics implements GenerationObserver, PoolObserver {
   }
 
   /** A token was generated for `model` `seconds` after the previous one. */
-  observeTokenInterval(model: string, seconds: number): void {
-    this.tokenInterval.observe(seconds, { model });
+  tokenIntervalObserver(model: string): (seconds: number) => void {
+    return this.tokenInterval.bind({ model });
   }
 
   loaded(model: string, seconds: number, error?: unknown): void {
