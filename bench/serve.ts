@@ -6,11 +6,12 @@
  * level by level, for several rounds (the order flipped each round); tokens/s is the median of the
  * rounds, the latencies are over all of them. On a shared machine whose speed drifts by ±30% over
  * minutes, measuring one server after the other compared two different machines. Each server first
- * answers --warmup requests (4 at a time) that are not measured.
+ * answers --warmup requests (4 at a time) that are not measured, and each turn starts after --settle ms
+ * of quiet.
  *
  *   npm run build && node dist/bench/serve.js [--model FILE] [--clients 1,4,16] [--requests 32]
  *       [--rounds 3] [--max-tokens 64] [--slots 4] [--threads 2] [--llama-server PATH]
- *       [--servers slmkit,llama-server,slmkit-node-llama-cpp] [--llama-server-libs DIR] [--warmup 32]
+ *       [--servers slmkit,llama-server,slmkit-node-llama-cpp] [--llama-server-libs DIR] [--warmup 32] [--settle 500]
  *
  * --llama-server-libs DIR runs llama-server with LD_LIBRARY_PATH=DIR: a directory of links to
  * node-llama-cpp's libllama/libggml* (and llama-server's own helper libraries) makes both servers run
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     "llama-server-libs": { type: "string" },
     servers: { type: "string", default: "slmkit,llama-server" },
     warmup: { type: "string", default: "32" },
+    settle: { type: "string", default: "500" },
   },
 });
 const clientLevels = values.clients!.split(",").map(Number);
@@ -58,6 +60,12 @@ const threads = Number(values.threads);
 const contextPerSlot = Number(values.ctx);
 const rounds = Number(values.rounds);
 const warmup = Number(values.warmup);
+/**
+ * Milliseconds of quiet before each turn: after its last request a server's llama.cpp threads poll for
+ * work for 100-170 ms (measured on both servers) before they sleep, and that core is taken from whichever
+ * server goes next. With short turns the server that opened a round was the faster one in most rounds.
+ */
+const settleMs = Number(values.settle);
 const llamaServerLibs = values["llama-server-libs"];
 const llamaServer = values["llama-server"] ?? process.env.LLAMA_SERVER ?? "/tmp/llama.cpp/build/bin/llama-server";
 
@@ -255,6 +263,7 @@ try {
   for (let round = 1; round <= rounds; round++) {
     for (const clients of clientLevels) {
       for (const server of round % 2 === 1 ? servers : [...servers].reverse()) {
+        await new Promise((resolve) => setTimeout(resolve, settleMs));
         const result = await runLevel(server, clients);
         rawResults.push(result);
         console.error(`round ${round}: ${server.name} ${clients} clients: ${result.tokensPerSecond.toFixed(1)} tok/s, TTFT p50 ${result.ttftP50.toFixed(0)} ms, gap p50 ${result.gapP50.toFixed(1)} ms, errors ${result.errors}`);
