@@ -52,7 +52,7 @@ export class ServerMetrics implements GenerationObserver, PoolObserver {
     this.requestSeconds.observe(seconds, { route });
   }
 
-  /** A token was generated for `model` `seconds` after the previous one. */
+  /** Observes the gaps between one request's tokens for `model`, in seconds (its series is found once). */
   tokenIntervalObserver(model: string): (seconds: number) => void {
     return this.tokenInterval.bind({ model });
   }
