@@ -18,6 +18,7 @@ import {
   type ToolChat,
 } from "../engine/index.js";
 import type { ChatMessage } from "../engine/index.js";
+import { openBodyStream } from "./body-stream.js";
 import type { Permission } from "./access/permissions.js";
 import { ApiError, badRequest, notImplemented } from "./api-error.js";
 import { engineCall, engineCallAsync, withModel } from "./generation.js";
@@ -303,11 +304,8 @@ async function respond(context: RequestContext, model: LoadedModel, request: Gen
     sendJson(context.response, 200, withLogprobs(shape.done(reply.result, content, reply.calls, thinking), reply.result.logprobs));
     return;
   }
-  const response = context.response;
-  response.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
-  const send = (line: object): void => {
-    if (!response.writableEnded && !response.destroyed) response.write(`${JSON.stringify(line)}\n`);
-  };
+  const body = openBodyStream(context.response, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-cache" });
+  const send = (line: object): void => body.write(`${JSON.stringify(line)}\n`);
   const splitter = think ? new ThinkingSplitter(opened) : undefined;
   const sendPiece = (text: string, logprobs?: readonly TokenLogprob[]): void => {
     const { thinking, content } = splitter ? splitter.push(text) : { thinking: "", content: text };
@@ -323,7 +321,7 @@ async function respond(context: RequestContext, model: LoadedModel, request: Gen
     // The status is already 200: Ollama then sends the error as the last line.
     send((error instanceof ApiError ? error : new ApiError(500, (error as Error).message)).toOllama());
   }
-  if (!response.destroyed) response.end();
+  body.end();
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { ServerResponse } from "node:http";
 import type { ChatMessage, GenerateRequest, GenerateResult, LoadedModel, OutputGrammar, TokenLogprob, ToolCall } from "../engine/index.js";
+import { openBodyStream } from "./body-stream.js";
 import { ApiError, badRequest, modelNotFound } from "./api-error.js";
 import { engineCallAsync, generate, withModel } from "./generation.js";
 import { type RequestContext, type Route, sendJson } from "./http.js";
@@ -245,16 +245,13 @@ function streamChunk(meta: { id: string; created: number; model: string }, objec
  * the stream has started is sent as an event with OpenAI's error object, then the stream ends.
  */
 async function streamEvents(context: RequestContext, produce: (send: (event: object) => void) => Promise<void>): Promise<void> {
-  const response: ServerResponse = context.response;
-  response.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", Connection: "keep-alive" });
-  const send = (event: object): void => {
-    if (!response.writableEnded && !response.destroyed) response.write(`data: ${JSON.stringify(event)}\n\n`);
-  };
+  const body = openBodyStream(context.response, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", Connection: "keep-alive" });
+  const send = (event: object): void => body.write(`data: ${JSON.stringify(event)}\n\n`);
   try {
     await produce(send);
   } catch (error) {
     const apiError = error instanceof ApiError ? error : new ApiError(500, (error as Error).message);
     send(apiError.toOpenAi());
   }
-  if (!response.destroyed) response.end("data: [DONE]\n\n");
+  body.end("data: [DONE]\n\n");
 }

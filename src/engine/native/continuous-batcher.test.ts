@@ -71,6 +71,46 @@ test("six requests through four slots give each the tokens it gets alone, in few
   }
 });
 
+test("one request alone decodes on the JS thread; one that joins it mid-way moves the steps back to the worker", async () => {
+  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
+  const batcher = new ContinuousBatcher(model, 2);
+  try {
+    const prompts = [model.tokenize(TEXTS[1]!), model.tokenize(TEXTS[4]!)];
+    const expected = prompts.map((prompt) => reference(model, prompt, 24));
+    model.clear();
+    const alone = await batcher.generate({ prompt: prompts[0]!, maxTokens: 24, sampling: GREEDY });
+    assert.deepEqual(alone.tokens, expected[0]);
+    // The prompt step and the first one-row step (which measures how long one takes) use the worker thread.
+    assert.ok(batcher.stats.stepsOnThisThread >= alone.tokens.length - 3, `${batcher.stats.stepsOnThisThread} of ${batcher.stats.steps} steps on the JS thread`);
+
+    const before = { ...batcher.stats };
+    let second: Promise<{ tokens: readonly number[] }> | undefined;
+    let firstDone = false;
+    let overlapped = 0;
+    const first = batcher.generate({
+      prompt: prompts[1]!,
+      maxTokens: 24,
+      sampling: GREEDY,
+      onToken: (_token) => {
+        // Timers and new requests still get their turn between steps on the JS thread.
+        if (second === undefined) {
+          second = new Promise((resolve, reject) => setTimeout(() => batcher.generate({ prompt: prompts[0]!, maxTokens: 24, sampling: GREEDY, onToken: () => void (firstDone || overlapped++) }).then(resolve, reject), 0));
+        }
+      },
+    });
+    const firstResult = await first;
+    firstDone = true;
+    assert.deepEqual(firstResult.tokens, expected[1]);
+    assert.deepEqual((await second!).tokens, expected[0]);
+    assert.ok(overlapped > 0, "the second request generated while the first did");
+    const onWorker = batcher.stats.steps - before.steps - (batcher.stats.stepsOnThisThread - before.stepsOnThisThread);
+    assert.ok(onWorker >= overlapped, `${onWorker} steps on the worker thread; ${overlapped} tokens of the second request came while the first ran`);
+  } finally {
+    await batcher.close();
+    model.close();
+  }
+});
+
 test("an aborted request frees its sequence for the next; a seeded sampler repeats itself", async () => {
   const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
   const batcher = new ContinuousBatcher(model, 2);

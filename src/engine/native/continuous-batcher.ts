@@ -70,10 +70,13 @@ interface Slot {
 interface Delivery {
   readonly slot: Slot;
   readonly token: number;
-  readonly logits?: Float32Array;
+  readonly logits: Float32Array | undefined;
   /** The request ends with this token: "length" unless onToken asks to stop. */
-  readonly last?: "length";
+  readonly last: "length" | undefined;
 }
+
+/** One-row steps slower than this run on a worker thread, so HTTP is not held up for longer. */
+const SYNCHRONOUS_STEP_LIMIT_MS = 10;
 
 interface Waiting {
   readonly request: BatchedRequest;
@@ -94,8 +97,10 @@ export class ContinuousBatcher {
   private stopped: Promise<void> = Promise.resolve();
   /** Cells one sequence may use: the context shared out evenly. */
   readonly cellsPerSequence: number;
-  /** Steps decoded and the rows they carried, for tests and metrics. */
-  readonly stats = { steps: 0, rows: 0, largestStep: 0 };
+  /** Steps decoded, the rows they carried, and how many ran on the JS thread, for tests and metrics. */
+  readonly stats = { steps: 0, rows: 0, largestStep: 0, stepsOnThisThread: 0 };
+  /** How long the last one-row step took (ms): Infinity until one was measured. */
+  private singleRowMs = Infinity;
 
   /**
    * `model` must have been opened with `sequences` ≥ `slots` and room for every slot's context. Serving
@@ -234,7 +239,8 @@ export class ContinuousBatcher {
   /**
    * The loop: end what was aborted or stopped, admit waiting requests, start a decode on a worker
    * thread, and while it runs tell the requests the tokens drawn after the previous one (their text goes
-   * out over HTTP meanwhile, as llama-server's HTTP threads do), then draw from the new logits.
+   * out over HTTP meanwhile, as llama-server's HTTP threads do), then draw from the new logits. A lone
+   * generating sequence decodes on the JS thread instead (see decodesOnThisThread).
    */
   private async run(): Promise<void> {
     let deliveries: Delivery[] = [];
@@ -249,7 +255,20 @@ export class ContinuousBatcher {
           deliveries = [];
           continue;
         }
+        if (this.decodesOnThisThread(batch.rows.length)) {
+          // Tell first: the previous token's text leaves before the thread is given to llama.cpp.
+          this.deliver(deliveries);
+          const started = performance.now();
+          this.model.decode(batch.rows);
+          this.singleRowMs = performance.now() - started;
+          this.count(batch.rows.length, true);
+          deliveries = this.draw(batch.sampled);
+          // One turn of the event loop between steps: sockets are read and written, aborts arrive.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
         this.decoding = true;
+        const started = performance.now();
         const decoded = this.model.decodeAsync(batch.rows);
         this.deliver(deliveries);
         try {
@@ -257,9 +276,8 @@ export class ContinuousBatcher {
         } finally {
           this.decoding = false;
         }
-        this.stats.steps++;
-        this.stats.rows += batch.rows.length;
-        this.stats.largestStep = Math.max(this.stats.largestStep, batch.rows.length);
+        if (batch.rows.length === 1) this.singleRowMs = performance.now() - started;
+        this.count(batch.rows.length, false);
         deliveries = this.draw(batch.sampled);
       }
     } catch (error) {
@@ -279,6 +297,27 @@ export class ContinuousBatcher {
         this.stopped = new Promise((resolve) => setImmediate(() => void this.run().finally(resolve)));
       }
     }
+  }
+
+  /**
+   * Whether this step's llama_decode runs on the JS thread instead of a worker thread: a step of one
+   * row (one client generating) with nobody waiting, while such a step takes under
+   * SYNCHRONOUS_STEP_LIMIT_MS. Handing a decode to a worker thread and taking its result back costs
+   * two thread wake-ups and koffi's async machinery every token, and on a machine whose cores all run
+   * llama.cpp's threads the HTTP work done meanwhile is not free either. Measured on the 100M model
+   * (~3 ms a token, 1 client, 2 cores, BENCHMARKS.md "Serving"): 1.03–1.07× the tokens/s of the worker
+   * thread. With 4 clients the worker thread won (sync 0.90–0.93×), hence one row only; and a slow
+   * decode would hold every HTTP request for its duration, hence the limit.
+   */
+  private decodesOnThisThread(rows: number): boolean {
+    return rows === 1 && this.waiting.length === 0 && this.singleRowMs < SYNCHRONOUS_STEP_LIMIT_MS;
+  }
+
+  private count(rows: number, onThisThread: boolean): void {
+    this.stats.steps++;
+    this.stats.rows += rows;
+    this.stats.largestStep = Math.max(this.stats.largestStep, rows);
+    if (onThisThread) this.stats.stepsOnThisThread++;
   }
 
   /** Ends the requests that were aborted. */
@@ -327,7 +366,8 @@ export class ContinuousBatcher {
       const last = slot.tokens.length >= slot.request.maxTokens ? "length" : undefined;
       if (last) slot.finishing = true;
       // The logits are overwritten by the next decode: a request that wants them gets a copy.
-      deliveries.push({ slot, token, ...(slot.request.wantLogits && { logits: this.model.logitsOf(output).slice() }), ...(last && { last }) });
+      // One shape for every delivery (spreading optional fields in cost V8's slow path every token).
+      deliveries.push({ slot, token, logits: slot.request.wantLogits === true ? this.model.logitsOf(output).slice() : undefined, last });
     });
     return deliveries;
   }
