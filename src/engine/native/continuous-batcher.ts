@@ -92,8 +92,6 @@ export class ContinuousBatcher {
   private readonly waiting: Waiting[] = [];
   private running = false;
   private closed = false;
-  /** A decode is running on a worker thread: the KV cache and batch must not be touched. */
-  private decoding = false;
   private stopped: Promise<void> = Promise.resolve();
   /** Cells one sequence may use: the context shared out evenly. */
   readonly cellsPerSequence: number;
@@ -267,15 +265,11 @@ export class ContinuousBatcher {
           await new Promise<void>((resolve) => setImmediate(resolve));
           continue;
         }
-        this.decoding = true;
+        // While the decode runs on a worker thread, the KV cache and the batch are left alone.
         const started = performance.now();
         const decoded = this.model.decodeAsync(batch.rows);
         this.deliver(deliveries);
-        try {
-          await decoded;
-        } finally {
-          this.decoding = false;
-        }
+        await decoded;
         if (batch.rows.length === 1) this.singleRowMs = performance.now() - started;
         this.count(batch.rows.length, false);
         deliveries = this.draw(batch.sampled);
