@@ -4,9 +4,10 @@
  *
  * Why not `response.write` alone: for a chunked body Node writes the size line, the piece and the closing
  * CRLF as separate buffered writes under a cork, per piece. Streaming one token at a time, that machinery
- * cost 20–50 µs of the JS thread a token more than one framed write (131–143 vs 94–110 µs an event) (BENCHMARKS.md "Serving"), and that
- * thread's time comes out of llama.cpp's on a machine whose cores all decode. Here the chunk is framed in
- * one string and handed to the socket; Node still writes the headers and, on end, the last chunk.
+ * cost 20–50 µs of the JS thread a token more than one framed write (131–143 vs 94–110 µs an event;
+ * BENCHMARKS.md "Serving"), and that thread's time comes out of llama.cpp's on a machine whose cores all
+ * decode. Here the chunk is framed in one string and handed to the socket; Node still writes the headers
+ * and, on end, the last chunk.
  *
  * Framing by hand only when Node has committed to chunked encoding and the response owns its socket
  * (not an HTTP/1.0 client, not a response queued behind another on a pipelined connection); otherwise
