@@ -127,6 +127,31 @@ test("an aborted request frees its sequence for the next; a seeded sampler repea
     assert.ok(results.every((result) => result.finishReason !== "aborted"));
     const again = await batcher.generate({ prompt, maxTokens: 20, sampling: { temperature: 0.9, topK: 40, topP: 0.95, minP: 0.05, seed: 2 } });
     assert.deepEqual(again.tokens, results[1]!.tokens, "the same seed draws the same tokens");
+    // Aborted between drawing its last token (which frees its sequence) and being told it.
+    const late = new AbortController();
+    const lateResult = await batcher.generate({ prompt, maxTokens: 3, sampling: GREEDY, signal: late.signal, onToken: () => void (++seen === 5 && late.abort()) });
+    assert.deepEqual([lateResult.finishReason, lateResult.tokens.length], ["aborted", 2]);
+  } finally {
+    await batcher.close();
+    model.close();
+  }
+});
+
+test("a request that reaches its token limit hands its sequence to the next one in the very next step", async () => {
+  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
+  const batcher = new ContinuousBatcher(model, 2);
+  try {
+    const prompt = model.tokenize(TEXTS[1]!);
+    assert.ok(reference(model, prompt, 6).length === 6, "the premise: no end of generation in the first 6 tokens");
+    model.clear();
+    // Which step's tokens each delivery belongs to: deliveries of one step come together.
+    const steps = { short: [] as number[], long: [] as number[], next: [] as number[] };
+    const request = (name: keyof typeof steps, maxTokens: number) => batcher.generate({ prompt, maxTokens, sampling: GREEDY, onToken: () => void steps[name].push(batcher.stats.steps) });
+    const results = await Promise.all([request("short", 2), request("long", 6), request("next", 3)]);
+    assert.deepEqual(results.map((result) => result.finishReason), ["length", "length", "length"]);
+    // "short" draws its last token from step 2; "next" is decoded in step 3 and draws its first token
+    // from it, beside the third of "long" (a step later when the sequence was freed after the delivery).
+    assert.equal(steps.next[0], steps.long[2], `long ${steps.long.join()}, next ${steps.next.join()}`);
   } finally {
     await batcher.close();
     model.close();

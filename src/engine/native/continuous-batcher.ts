@@ -59,6 +59,8 @@ interface Slot {
   next: number;
   /** Ended: nothing more is decoded for it (it may still await its last delivery). */
   finishing: boolean;
+  /** Its sequence went back to the free ones (at the end, or as soon as its last token was drawn). */
+  released: boolean;
   done: boolean;
   /** Tokens told to the request so far (a drawn token waits for the next decode to start). */
   delivered: number;
@@ -199,6 +201,7 @@ export class ContinuousBatcher {
         promptDone: reused,
         next: -1,
         finishing: false,
+        released: false,
         done: false,
         delivered: 0,
         resolve: waiting.resolve,
@@ -221,8 +224,10 @@ export class ContinuousBatcher {
     return best;
   }
 
+  /** Gives the slot's sequence to the next request; nothing more is decoded for it. */
   private release(slot: Slot): void {
-    slot.done = true;
+    if (slot.released) return;
+    slot.released = true;
     this.active.delete(slot.sequence);
     slot.sampler.free();
     this.free.push(slot.sequence);
@@ -230,6 +235,7 @@ export class ContinuousBatcher {
 
   private finish(slot: Slot, reason: BatchedResult["finishReason"]): void {
     this.release(slot);
+    slot.done = true;
     // A token drawn but not yet told to the request (it was aborted meanwhile) is not part of the result.
     slot.resolve({ tokens: slot.tokens.slice(0, slot.delivered), finishReason: reason, promptTokens: slot.request.prompt.length, reusedPromptTokens: slot.reused });
   }
@@ -276,8 +282,10 @@ export class ContinuousBatcher {
       }
     } catch (error) {
       // A failed decode leaves the cache in an unknown state: every sequence starts over.
-      for (const slot of [...this.active.values()]) {
+      const undelivered = deliveries.map(({ slot }) => slot).filter((slot) => !slot.done);
+      for (const slot of new Set([...this.active.values(), ...undelivered])) {
         this.release(slot);
+        slot.done = true;
         slot.reject(error);
       }
       this.model.clear();
@@ -358,7 +366,12 @@ export class ContinuousBatcher {
       slot.tokens.push(token);
       slot.next = token;
       const last = slot.tokens.length >= slot.request.maxTokens ? "length" : undefined;
-      if (last) slot.finishing = true;
+      if (last) {
+        // Its sequence is not decoded again: the next request takes it in the very next step (llama-server
+        // frees a slot at its last token too), not one step later, after the token is told.
+        slot.finishing = true;
+        this.release(slot);
+      }
       // The logits are overwritten by the next decode: a request that wants them gets a copy.
       // One shape for every delivery (spreading optional fields in cost V8's slow path every token).
       deliveries.push({ slot, token, logits: slot.request.wantLogits === true ? this.model.logitsOf(output).slice() : undefined, last });
@@ -369,6 +382,11 @@ export class ContinuousBatcher {
   private deliver(deliveries: readonly Delivery[]): void {
     for (const { slot, token, logits, last } of deliveries) {
       if (slot.done) continue;
+      // A released slot is out of `active`, where reap() looks for aborts.
+      if (slot.released && slot.request.signal?.aborted) {
+        this.finish(slot, "aborted");
+        continue;
+      }
       slot.delivered++;
       const stop = slot.request.onToken?.(token, logits) === true;
       // On a stop its next token may be in the running decode already: that row goes to waste.
