@@ -65,6 +65,8 @@ export class NativeModel {
   /** Views of logits rows by their address (see logitsOfRow). */
   private readonly rowViews = new Map<bigint, Float32Array>();
   private readonly vocab: NativePointer;
+  /** Per token: 0 not asked yet, 1 not an end of generation, 2 an end of generation (one FFI call per token otherwise). */
+  private readonly endOfGeneration: Uint8Array;
   private readonly batch: NativeBatch;
   private readonly batchTokens: Int32Array;
   private readonly batchPositions: Int32Array;
@@ -114,6 +116,7 @@ export class NativeModel {
       addsBos: lib.vocabAddsBos(this.vocab),
       bosToken: lib.vocabBos(this.vocab),
     };
+    this.endOfGeneration = new Uint8Array(this.description.vocabularySize);
     this.batch = lib.batchInit(this.batchSize, 0, 1);
     const rows = this.batchSize;
     this.batchTokens = new Int32Array(this.library.view(this.batch.token, rows * 4));
@@ -226,7 +229,13 @@ export class NativeModel {
 
   /** Whether `token` ends generation (end of sequence, end of turn ...). */
   isEndOfGeneration(token: number): boolean {
-    return this.library.vocabIsEndOfGeneration(this.vocab, token);
+    let known = this.endOfGeneration[token];
+    if (known === undefined) return this.library.vocabIsEndOfGeneration(this.vocab, token);
+    if (known === 0) {
+      known = this.library.vocabIsEndOfGeneration(this.vocab, token) ? 2 : 1;
+      this.endOfGeneration[token] = known;
+    }
+    return known === 2;
   }
 
   /** Logits of batch row `row` of the last decode (a row that asked for them): a view valid until the next decode. */
