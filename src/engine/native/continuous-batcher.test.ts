@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { synthesizeModel } from "../../synth/index.js";
 import { ContinuousBatcher } from "./continuous-batcher.js";
-import { NativeModel } from "./native-model.js";
+import { NativeModel, type NativeModelOptions } from "./native-model.js";
 
 const directory = mkdtempSync(join(tmpdir(), "slmkit-batcher-"));
 const path = join(directory, "tiny.gguf");
@@ -30,6 +30,18 @@ function argmax(logits: Float32Array): number {
   return best;
 }
 
+/** Runs `body` with a batcher of `slots` sequences on a model opened with `options`; closes both after. */
+async function withBatcher(options: NativeModelOptions, slots: number, body: (model: NativeModel, batcher: ContinuousBatcher) => Promise<void>): Promise<void> {
+  const model = NativeModel.open(path, options);
+  const batcher = new ContinuousBatcher(model, slots);
+  try {
+    await body(model, batcher);
+  } finally {
+    await batcher.close();
+    model.close();
+  }
+}
+
 /** Greedy generation the plain way: one sequence, one token per decode, argmax in JS. */
 function reference(model: NativeModel, prompt: Int32Array, maxTokens: number): number[] {
   model.clear();
@@ -51,9 +63,7 @@ test("six requests through four slots give each the tokens it gets alone, in few
   solo.close();
 
   // A batch of 16 rows: the longer prompts go in over several steps, beside others' generation.
-  const model = NativeModel.open(path, { contextSize: 4 * 128, sequences: 4, batchSize: 16, threads: 1, unifiedCache: true });
-  const batcher = new ContinuousBatcher(model, 4);
-  try {
+  await withBatcher({ contextSize: 4 * 128, sequences: 4, batchSize: 16, threads: 1, unifiedCache: true }, 4, async (model, batcher) => {
     const streamed = prompts.map(() => [] as number[]);
     const results = await Promise.all(prompts.map((prompt, index) => batcher.generate({ prompt, maxTokens: 12, sampling: GREEDY, onToken: (token) => void streamed[index]!.push(token) })));
     results.forEach((result, index) => {
@@ -65,16 +75,11 @@ test("six requests through four slots give each the tokens it gets alone, in few
     const generated = expected.reduce((sum, tokens) => sum + tokens.length, 0);
     assert.ok(batcher.stats.largestStep > 4, `largest step ${batcher.stats.largestStep}`);
     assert.ok(batcher.stats.steps < generated, `${batcher.stats.steps} decodes for ${generated} tokens`);
-  } finally {
-    await batcher.close();
-    model.close();
-  }
+  });
 });
 
 test("one request alone decodes on the JS thread; one that joins it mid-way moves the steps back to the worker", async () => {
-  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
-  const batcher = new ContinuousBatcher(model, 2);
-  try {
+  await withBatcher({ contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true }, 2, async (model, batcher) => {
     const prompts = [model.tokenize(TEXTS[1]!), model.tokenize(TEXTS[4]!)];
     const expected = prompts.map((prompt) => reference(model, prompt, 24));
     model.clear();
@@ -105,16 +110,11 @@ test("one request alone decodes on the JS thread; one that joins it mid-way move
     assert.ok(overlapped > 0, "the second request generated while the first did");
     const onWorker = batcher.stats.steps - before.steps - (batcher.stats.stepsOnThisThread - before.stepsOnThisThread);
     assert.ok(onWorker >= overlapped, `${onWorker} steps on the worker thread; ${overlapped} tokens of the second request came while the first ran`);
-  } finally {
-    await batcher.close();
-    model.close();
-  }
+  });
 });
 
 test("an aborted request frees its sequence for the next; a seeded sampler repeats itself", async () => {
-  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
-  const batcher = new ContinuousBatcher(model, 2);
-  try {
+  await withBatcher({ contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true }, 2, async (model, batcher) => {
     const prompt = model.tokenize(TEXTS[0]!);
     const controller = new AbortController();
     let seen = 0;
@@ -131,16 +131,11 @@ test("an aborted request frees its sequence for the next; a seeded sampler repea
     const late = new AbortController();
     const lateResult = await batcher.generate({ prompt, maxTokens: 3, sampling: GREEDY, signal: late.signal, onToken: () => void (++seen === 5 && late.abort()) });
     assert.deepEqual([lateResult.finishReason, lateResult.tokens.length], ["aborted", 2]);
-  } finally {
-    await batcher.close();
-    model.close();
-  }
+  });
 });
 
 test("a request that reaches its token limit hands its sequence to the next one in the very next step", async () => {
-  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
-  const batcher = new ContinuousBatcher(model, 2);
-  try {
+  await withBatcher({ contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true }, 2, async (model, batcher) => {
     const prompt = model.tokenize(TEXTS[1]!);
     assert.ok(reference(model, prompt, 6).length === 6, "the premise: no end of generation in the first 6 tokens");
     model.clear();
@@ -152,23 +147,15 @@ test("a request that reaches its token limit hands its sequence to the next one 
     // "short" draws its last token from step 2; "next" is decoded in step 3 and draws its first token
     // from it, beside the third of "long" (a step later when the sequence was freed after the delivery).
     assert.equal(steps.next[0], steps.long[2], `long ${steps.long.join()}, next ${steps.next.join()}`);
-  } finally {
-    await batcher.close();
-    model.close();
-  }
+  });
 });
 
 test("a request longer than a slot is refused with the sizes", async () => {
-  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1 });
-  const batcher = new ContinuousBatcher(model, 2);
-  try {
+  await withBatcher({ contextSize: 2 * 128, sequences: 2, threads: 1 }, 2, async (model, batcher) => {
     // llama.cpp rounds each sequence's cells up to 256.
     assert.equal(model.contextSize, 512);
     await assert.rejects(batcher.generate({ prompt: new Int32Array(200).fill(5), maxTokens: 100, sampling: GREEDY }), /do not fit a sequence of 256 cells/);
-  } finally {
-    await batcher.close();
-    model.close();
-  }
+  });
 });
 
 test("a request that extends an earlier one reuses its cache and gets the same tokens as from scratch", async () => {
@@ -178,9 +165,7 @@ test("a request that extends an earlier one reuses its cache and gets the same t
   const second = Int32Array.from([...first, ...firstTokens, ...solo.tokenize(" Then", false)]);
   const expected = reference(solo, second, 8);
   solo.close();
-  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
-  const batcher = new ContinuousBatcher(model, 2);
-  try {
+  await withBatcher({ contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true }, 2, async (model, batcher) => {
     const one = await batcher.generate({ prompt: first, maxTokens: 8, sampling: GREEDY });
     assert.deepEqual(one.tokens, firstTokens);
     assert.equal(one.reusedPromptTokens, 0);
@@ -191,16 +176,11 @@ test("a request that extends an earlier one reuses its cache and gets the same t
     // A different prompt on the same sequence keeps only the shared beginning.
     const three = await batcher.generate({ prompt: first.subarray(0, 3), maxTokens: 4, sampling: GREEDY });
     assert.equal(three.reusedPromptTokens, 2);
-  } finally {
-    await batcher.close();
-    model.close();
-  }
+  });
 });
 
 test("onToken can stop a request; logits come with each token when asked", async () => {
-  const model = NativeModel.open(path, { contextSize: 128, threads: 1 });
-  const batcher = new ContinuousBatcher(model, 1);
-  try {
+  await withBatcher({ contextSize: 128, threads: 1 }, 1, async (model, batcher) => {
     const prompt = model.tokenize(TEXTS[0]!);
     const seen: number[] = [];
     const result = await batcher.generate({
@@ -218,16 +198,11 @@ test("onToken can stop a request; logits come with each token when asked", async
     assert.equal(result.finishReason, "stop");
     assert.deepEqual(result.tokens, seen);
     assert.equal(seen.length, 2);
-  } finally {
-    await batcher.close();
-    model.close();
-  }
+  });
 });
 
 test("logit biases, penalties and a grammar shape what is drawn; a bad grammar fails only its request", async () => {
-  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
-  const batcher = new ContinuousBatcher(model, 2);
-  try {
+  await withBatcher({ contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true }, 2, async (model, batcher) => {
     const prompt = model.tokenize(TEXTS[0]!);
     const plain = await batcher.generate({ prompt, maxTokens: 6, sampling: GREEDY });
     const banned = plain.tokens[0]!;
@@ -254,16 +229,11 @@ test("logit biases, penalties and a grammar shape what is drawn; a bad grammar f
     assert.equal(shaped.value.finishReason, "stop", "the grammar ends, so only end of generation is left");
     assert.equal(broken.status, "rejected");
     assert.match(String(broken.reason), /could not parse the output grammar/);
-  } finally {
-    await batcher.close();
-    model.close();
-  }
+  });
 });
 
 test("greedy drawing in JS (with biases) picks what llama.cpp's greedy sampler chain picks", async () => {
-  const model = NativeModel.open(path, { contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true });
-  const batcher = new ContinuousBatcher(model, 2);
-  try {
+  await withBatcher({ contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true }, 2, async (model, batcher) => {
     const prompt = model.tokenize(TEXTS[3]!);
     const first = (await batcher.generate({ prompt, maxTokens: 1, sampling: GREEDY })).tokens[0]!;
     const bias = new Map([[first, -Infinity], [7, 3], [11, -2]]);
@@ -275,8 +245,5 @@ test("greedy drawing in JS (with biases) picks what llama.cpp's greedy sampler c
     ]);
     assert.deepEqual(inJs.tokens, inChain.tokens);
     assert.notEqual(inJs.tokens[0], first);
-  } finally {
-    await batcher.close();
-    model.close();
-  }
+  });
 });
