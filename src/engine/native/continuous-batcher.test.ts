@@ -150,6 +150,25 @@ test("a request that reaches its token limit hands its sequence to the next one 
   });
 });
 
+test("a decode that fails fails every running request, one whose last token was drawn but not told too", { timeout: 30_000 }, async () => {
+  await withBatcher({ contextSize: 2 * 128, sequences: 2, threads: 1, unifiedCache: true }, 2, async (model, batcher) => {
+    const prompt = model.tokenize(TEXTS[1]!);
+    assert.ok(reference(model, prompt, 3).length === 3, "the premise: no end of generation in the first 3 tokens");
+    model.clear();
+    // The third step fails before it starts, as llama.cpp refusing the batch would: the first request's
+    // last token (drawn after step 2) is not told.
+    let calls = 0;
+    const failThird = () => {
+      if (++calls === 3) throw new Error("injected decode failure");
+    };
+    const [decode, decodeAsync] = [model.decode.bind(model), model.decodeAsync.bind(model)];
+    model.decode = (rows) => (failThird(), decode(rows));
+    model.decodeAsync = (rows) => (failThird(), decodeAsync(rows));
+    const results = await Promise.allSettled([batcher.generate({ prompt, maxTokens: 2, sampling: GREEDY }), batcher.generate({ prompt, maxTokens: 10, sampling: GREEDY })]);
+    assert.deepEqual(results.map((result) => result.status), ["rejected", "rejected"]);
+  });
+});
+
 test("a request longer than a slot is refused with the sizes", async () => {
   await withBatcher({ contextSize: 2 * 128, sequences: 2, threads: 1 }, 2, async (model, batcher) => {
     // llama.cpp rounds each sequence's cells up to 256.

@@ -91,6 +91,8 @@ export class ContinuousBatcher {
   /** The tokens each sequence holds in the KV cache, in position order. */
   private readonly cached: number[][];
   private readonly active = new Map<number, Slot>();
+  /** Requests whose sequence was freed at their last token, which is not told yet. */
+  private readonly ending = new Set<Slot>();
   private readonly waiting: Waiting[] = [];
   private running = false;
   private closed = false;
@@ -235,6 +237,7 @@ export class ContinuousBatcher {
 
   private finish(slot: Slot, reason: BatchedResult["finishReason"]): void {
     this.release(slot);
+    this.ending.delete(slot);
     slot.done = true;
     // A token drawn but not yet told to the request (it was aborted meanwhile) is not part of the result.
     slot.resolve({ tokens: slot.tokens.slice(0, slot.delivered), finishReason: reason, promptTokens: slot.request.prompt.length, reusedPromptTokens: slot.reused });
@@ -282,12 +285,12 @@ export class ContinuousBatcher {
       }
     } catch (error) {
       // A failed decode leaves the cache in an unknown state: every sequence starts over.
-      const undelivered = deliveries.map(({ slot }) => slot).filter((slot) => !slot.done);
-      for (const slot of new Set([...this.active.values(), ...undelivered])) {
+      for (const slot of [...this.active.values(), ...this.ending]) {
         this.release(slot);
         slot.done = true;
         slot.reject(error);
       }
+      this.ending.clear();
       this.model.clear();
       for (const cached of this.cached) cached.length = 0;
       for (const waiting of this.waiting.splice(0)) waiting.reject(error);
@@ -371,6 +374,7 @@ export class ContinuousBatcher {
         // frees a slot at its last token too), not one step later, after the token is told.
         slot.finishing = true;
         this.release(slot);
+        this.ending.add(slot);
       }
       // The logits are overwritten by the next decode: a request that wants them gets a copy.
       // One shape for every delivery (spreading optional fields in cost V8's slow path every token).
