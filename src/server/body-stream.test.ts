@@ -4,7 +4,8 @@ import { connect } from "node:net";
 import { after, before, test } from "node:test";
 import { openBodyStream } from "./body-stream.js";
 
-const PIECES = ["data: {\"a\":1}\n\n", "data: {\"text\":\"héllo ✓\"}\n\n", "x".repeat(70_000)];
+// An empty piece among them: framed as is it would be the chunk that ends the body.
+const PIECES = ["data: {\"a\":1}\n\n", "", "data: {\"text\":\"héllo ✓\"}\n\n", "x".repeat(70_000)];
 let server: Server;
 let port = 0;
 

@@ -29,7 +29,8 @@ export function openBodyStream(response: ServerResponse, headers: OutgoingHttpHe
   const socket = response.socket;
   const framed = response.chunkedEncoding && socket !== null && socket.writable;
   const write = (text: string): void => {
-    if (response.writableEnded || response.destroyed) return;
+    // An empty chunk would end the body: nothing to send is sent as nothing.
+    if (text === "" || response.writableEnded || response.destroyed) return;
     if (framed && !socket.destroyed) socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
     else response.write(text);
   };
