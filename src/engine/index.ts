@@ -32,5 +32,6 @@ export { type Speculation } from "./speculation.js";
 export { promptOpensThinking, splitThinking, templateSupportsThinking, ThinkingSplitter } from "./thinking.js";
 export { type BatchedRequest, type BatchedResult, ContinuousBatcher } from "./native/continuous-batcher.js";
 export { type BatchRow, type ModelDescription, NativeModel, type NativeModelOptions, type NativeSampler } from "./native/native-model.js";
+export { largestIndex, largestIndexScalar, largestIndexSimd } from "./native/largest-index.js";
 export { type SamplerSettings } from "./native/llama-library.js";
 export { findPrebuiltDirectory, llamaLibrary } from "./native/llama-library.js";
