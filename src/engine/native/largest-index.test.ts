@@ -15,7 +15,9 @@ function randomValues(seed: number): () => number {
   return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 20 - 10;
 }
 
-test("the WebAssembly kernel alone finds the first largest value at every position of whole steps", () => {
+const kernelOff = process.env["SLMKIT_NO_WASM"] === "1";
+
+test("the WebAssembly kernel alone finds the first largest value at every position of whole steps", { skip: kernelOff && "SLMKIT_NO_WASM=1" }, () => {
   const random = randomValues(11);
   for (const length of [16, 32, 48, 64, 80]) {
     for (let at = 0; at < length; at++) {

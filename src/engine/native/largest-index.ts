@@ -4,8 +4,9 @@
  * (151,936 entries for qwen3): in plain JS that was ~0.3 ms a token on this machine. A 16-byte-lane
  * WebAssembly kernel does the same in ~0.035 ms including the copy into its memory (bench/argmax.ts).
  *
- * The kernel is assembled here from its instructions (no toolchain, no binary blob); where
- * WebAssembly SIMD is unavailable (--jitless, say) the plain scan answers.
+ * The kernel is assembled here from its instructions (no toolchain, no binary blob; the quantizer's
+ * kernels are AssemblyScript, built into a file that engine code does not load). Where WebAssembly SIMD
+ * is unavailable (--jitless, say) or SLMKIT_NO_WASM=1, the plain scan answers.
  */
 
 /** Floats the kernel's main loop takes per iteration (four 4-lane vectors). */
@@ -89,6 +90,8 @@ export function largestIndexScalar(values: Float32Array): number {
 }
 
 function loadKernel(): Kernel | null {
+  // The same switch as the quantizer's kernels (src/quant/wasm-kernels.ts): plain JS everywhere.
+  if (process.env["SLMKIT_NO_WASM"] === "1") return null;
   try {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(kernelModule()));
     const memory = instance.exports["memory"] as WebAssembly.Memory;
