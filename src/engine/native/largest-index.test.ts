@@ -84,6 +84,9 @@ test("largestIndex skips NaNs, takes -Infinity and negative values, and answers 
   assert.equal(largestIndex(values), 700);
   assert.equal(largestIndex(new Float32Array(1000).fill(-Infinity)), 0);
   assert.equal(largestIndex(new Float32Array(1000).fill(NaN)), 0);
+  const numberInTail = new Float32Array(1000).fill(NaN);
+  numberInTail[995] = -3;
+  assert.equal(largestIndex(numberInTail), 995, "NaN in every whole step, a number after them");
   const zeros = new Float32Array(64).fill(-1);
   zeros[10] = -0;
   zeros[20] = 0;
