@@ -29,7 +29,7 @@ let kernel: Kernel | null | undefined;
 export function largestIndex(values: Float32Array): number {
   const length = values.length;
   const whole = length - (length % FLOATS_PER_STEP);
-  const found = whole > 0 ? largestIndexSimd(values.subarray(0, whole)) : undefined;
+  const found = whole > 0 ? runKernel(values, whole) : undefined;
   if (found === undefined) return largestIndexScalar(values);
   // The few values after the last whole step: a later equal does not win, a number beats NaN.
   let best = found;
@@ -50,6 +50,11 @@ export function largestIndex(values: Float32Array): number {
  */
 export function largestIndexSimd(values: Float32Array): number | undefined {
   if (values.length % FLOATS_PER_STEP !== 0) throw new RangeError(`the kernel takes whole steps of ${FLOATS_PER_STEP} values, not ${values.length}`);
+  return runKernel(values, values.length);
+}
+
+/** Copies all of `values` into the kernel's memory (no view made per call) and scans the first `count`, a multiple of 16. */
+function runKernel(values: Float32Array, count: number): number | undefined {
   const simd = kernel === undefined ? (kernel = loadKernel()) : kernel;
   if (simd === null) return undefined;
   if (simd.floats.length < values.length) {
@@ -57,7 +62,7 @@ export function largestIndexSimd(values: Float32Array): number | undefined {
     simd.floats = new Float32Array(simd.memory.buffer);
   }
   simd.floats.set(values);
-  return simd.largest(values.length);
+  return simd.largest(count);
 }
 
 /**
