@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { largestIndex, largestIndexScalar, largestIndexSimd } from "../src/engine/index.js";
+import { median } from "./statistics.js";
 
 const { values: flags } = parseArgs({ options: { rounds: { type: "string", default: "7" }, calls: { type: "string", default: "2000" } } });
 const ROUNDS = Number(flags.rounds);
@@ -22,7 +23,6 @@ function time(scan: (values: Float32Array) => number, values: Float32Array): num
   return microseconds;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 if (largestIndexSimd(new Float32Array(16)) === undefined) throw new Error("WebAssembly SIMD is not available in this Node: nothing to compare");
 let seed = 12345;

@@ -13,6 +13,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ContinuousBatcher, LoadedModel, NativeModel } from "../src/engine/index.js";
+import { median } from "./statistics.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values: flags } = parseArgs({
@@ -61,7 +62,6 @@ if (flags.engine !== undefined) {
   console.log(JSON.stringify(rates));
 } else {
   const clients = flags.clients.split(",").map(Number);
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
   const lines = [`${flags.rounds} rounds alternating, ${TOKENS} tokens per request, ${THREADS} threads; medians of aggregate generated tokens/s`, "", `| model | engine | ${clients.map((count) => `${count} client${count === 1 ? "" : "s"}`).join(" | ")} | ${clients[1] ?? ""} / 1 |`, `|---|---|${clients.map(() => "---:").join("|")}|---:|`];
   for (const model of flags.models.split(",").filter((path) => existsSync(path))) {
     const samples: Record<string, number[][]> = { "node-llama-cpp": [], native: [] };

@@ -22,6 +22,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { median } from "./statistics.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const defaultModels = [join(root, "../shared/models/stories260K.gguf"), join(root, "bench/out/bench-llama-100m-q4_0.gguf"), join(root, "bench/out/bench-llama-100m-f16.gguf"), join(root, "bench/out/twin-qwen3-0.6b-q4_0.gguf")];
@@ -61,11 +62,6 @@ function records(command: string, args: string[]): Record[] {
   return JSON.parse(result.stdout) as Record[];
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 const rows: Array<{ model: string; type: string; test: string; slmkit: number[]; llamaBench: number[] }> = [];
 for (const model of models) {

@@ -15,6 +15,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { synthesizeModel } from "../src/synth/index.js";
+import { median } from "./statistics.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = join(root, "bench/out");
@@ -54,7 +55,6 @@ function time(command: string, args: string[]): number {
   return elapsed;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 interface Row {
   type: string;

@@ -32,6 +32,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { quantizeFile } from "../src/quant/index.js";
 import { synthesizeModel } from "../src/synth/index.js";
+import { median } from "./statistics.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = join(root, "bench/out");
@@ -276,7 +277,6 @@ try {
     await new Promise((resolve) => server.process.once("exit", resolve));
   }
 }
-const median = (numbers: number[]): number => [...numbers].sort((a, b) => a - b)[Math.floor((numbers.length - 1) / 2)]!;
 // Per server and level: the median round's tokens/s; latencies over all rounds' requests; all errors.
 const results: LevelResult[] = kinds.flatMap((server) =>
   clientLevels.map((clients) => {

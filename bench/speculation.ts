@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type GenerateRequest, LoadedModel, type Speculation } from "../src/engine/index.js";
 import { synthesizeModel } from "../src/synth/index.js";
+import { median } from "./statistics.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({ options: { model: { type: "string" }, draft: { type: "string" }, tokens: { type: "string", default: "48" }, reps: { type: "string", default: "5" } } });
@@ -49,10 +50,9 @@ for (const [name, speculation] of variants) {
       output = result.outputTokens.join(",");
     }
     reference ??= output;
-    times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)]!;
-    rows.push(`| ${name} | ${median.toFixed(1)} ms | ${speculation ? `${accepted} / ${accepted + rejected}` : "–"} | ${output === reference ? "yes" : "NO"} |`);
-    console.error(`${name}: median ${median.toFixed(1)} ms`);
+    const middle = median(times);
+    rows.push(`| ${name} | ${middle.toFixed(1)} ms | ${speculation ? `${accepted} / ${accepted + rejected}` : "–"} | ${output === reference ? "yes" : "NO"} |`);
+    console.error(`${name}: median ${middle.toFixed(1)} ms`);
   } finally {
     await loaded.dispose();
   }
