@@ -300,11 +300,13 @@ const results: LevelResult[] = kinds.flatMap((server) =>
 const byLevel = (server: string, clients: number): LevelResult | undefined => results.find((r) => r.server === server && r.clients === clients);
 // Each round measured the servers back to back: the ratio within a round compares the same minute of a
 // drifting machine. Their median is the headline ratio (the ratio of the medians is shown beside it).
-const pairedRatio = (server: string, clients: number): number | undefined => {
+// How many rounds the server was ahead in says how much of a small difference is noise.
+const pairedRatio = (server: string, clients: number): { median: number; ahead: number; rounds: number } | undefined => {
   const ours = byLevel(server, clients)?.rounds ?? [];
   const theirs = byLevel("llama-server", clients)?.rounds ?? [];
   if (ours.length === 0 || ours.length !== theirs.length) return undefined;
-  return median(ours.map((value, round) => value / theirs[round]!));
+  const ratios = ours.map((value, round) => value / theirs[round]!);
+  return { median: median(ratios), ahead: ratios.filter((ratio) => ratio > 1).length, rounds: ratios.length };
 };
 const lines = [
   `Model: ${model.split("/").at(-1)}; ${slots} slots, ${threads} threads, ${contextPerSlot} tokens of context per slot; ${requestsPerLevel} requests per level and round, ${maxTokens} tokens each (ignore_eos, greedy, streamed); ${rounds} rounds, servers taking turns.`,
@@ -315,7 +317,7 @@ const lines = [
     const llama = byLevel("llama-server", r.clients);
     const ratio = r.server !== "llama-server" && llama ? `${(r.tokensPerSecond / llama.tokensPerSecond).toFixed(2)}×` : "";
     const paired = r.server !== "llama-server" ? pairedRatio(r.server, r.clients) : undefined;
-    return `| ${r.clients} | ${r.server} | ${r.tokensPerSecond.toFixed(1)} | ${(r.rounds ?? []).join(", ")} | ${r.ttftP50.toFixed(0)} ms | ${r.ttftP99.toFixed(0)} ms | ${r.gapP50.toFixed(1)} ms | ${r.gapP99.toFixed(1)} ms | ${r.errors} | ${paired === undefined ? "" : `${paired.toFixed(2)}×`} | ${ratio} |`;
+    return `| ${r.clients} | ${r.server} | ${r.tokensPerSecond.toFixed(1)} | ${(r.rounds ?? []).join(", ")} | ${r.ttftP50.toFixed(0)} ms | ${r.ttftP99.toFixed(0)} ms | ${r.gapP50.toFixed(1)} ms | ${r.gapP99.toFixed(1)} ms | ${r.errors} | ${paired === undefined ? "" : `${paired.median.toFixed(2)}× (ahead in ${paired.ahead}/${paired.rounds})`} | ${ratio} |`;
   }),
 ];
 const gain = (server: string): number | undefined => {

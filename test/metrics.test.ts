@@ -88,6 +88,13 @@ describe("GET /metrics", () => {
     assert.ok(sample(after, "slmkit_model_memory_bytes", { ...model, kind: "ram" }) > 0);
     assert.equal(sample(after, "slmkit_model_loads_total", { ...model, outcome: "loaded" }), 1);
     assert.equal(sample(after, "slmkit_busy_sequences", model), 0);
+    // Every generated token but each request's first comes from a one-row-per-sequence step; the first
+    // from its prompt's last row. Four requests, of which three ran together: fewer steps than rows.
+    const steps = delta("slmkit_decode_steps_total", model);
+    const rows = delta("slmkit_decode_rows_total", model);
+    assert.ok(steps >= Math.max(12, 7, 20) && steps < rows, `${steps} steps, ${rows} rows`);
+    assert.ok(rows >= generated, `${rows} rows for ${generated} generated tokens`);
+    assert.match(after, /^# TYPE slmkit_decode_steps_total counter$/m);
   });
 
   it("labels requests by route pattern, never by raw path, with 4xx statuses", async () => {

@@ -217,6 +217,11 @@ export class LoadedModel {
     return "native" in this.engine ? this.engine.native.busy : this.parallel - this.sequences!.freeCount;
   }
 
+  /** Decodes the continuous batcher ran and the batch rows they carried (native engine; undefined otherwise). */
+  get decodeStats(): { steps: number; rows: number } | undefined {
+    return "native" in this.engine ? this.engine.native.decodeStats : undefined;
+  }
+
   /** Requests waiting for a free sequence. */
   get waitingRequests(): number {
     return "native" in this.engine ? this.engine.native.queued : this.sequences!.waitingCount;

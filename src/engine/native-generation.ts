@@ -67,6 +67,11 @@ export class NativeGeneration {
     return this.batcher.queued;
   }
 
+  /** Decodes run so far and the batch rows they carried. */
+  get decodeStats(): { steps: number; rows: number } {
+    return { steps: this.batcher.stats.steps, rows: this.batcher.stats.rows };
+  }
+
   /** The context the model was trained with. */
   get trainingContext(): number {
     return this.native.description.trainingContext;

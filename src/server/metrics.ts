@@ -44,14 +44,18 @@ export class Counter extends Metric {
   }
 }
 
-/** A gauge read when scraped, from a function that lists the current values. */
+/**
+ * A gauge read when scraped, from a function that lists the current values; or, as `counter`, a running
+ * total kept elsewhere (it starts again from 0 when its owner does, which Prometheus takes as a reset).
+ */
 export class Gauge extends Metric {
   constructor(
     name: string,
     help: string,
     private readonly read: () => ReadonlyArray<[Labels, number]>,
+    kind: "gauge" | "counter" = "gauge",
   ) {
-    super(name, help, "gauge");
+    super(name, help, kind);
   }
 
   lines(): string[] {

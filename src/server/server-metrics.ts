@@ -37,6 +37,10 @@ export class ServerMetrics implements GenerationObserver, PoolObserver {
     this.registry.add(new Gauge("slmkit_sequences", "Sequences (requests decoded at once) of each loaded model.", () => running().map(({ served, model }) => [{ model: served.name }, model.parallel])));
     this.registry.add(new Gauge("slmkit_busy_sequences", "Sequences generating now, by model.", () => running().map(({ served, model }) => [{ model: served.name }, model.busySequences])));
     this.registry.add(new Gauge("slmkit_queue_depth", "Requests waiting for a sequence, by model.", () => running().map(({ served, model }) => [{ model: served.name }, model.waitingRequests])));
+    // llama-server's n_decode_total and n_busy_slots_per_decode: rows / steps is how full the batches run.
+    const decoding = () => running().flatMap(({ served, model }) => (model.decodeStats === undefined ? [] : [{ model: served.name, ...model.decodeStats }]));
+    this.registry.add(new Gauge("slmkit_decode_steps_total", "llama.cpp decodes run by the continuous batcher since the model was loaded, by model (native engine).", () => decoding().map(({ model, steps }) => [{ model }, steps]), "counter"));
+    this.registry.add(new Gauge("slmkit_decode_rows_total", "Batch rows (a generated or a prompt token each) in those decodes, by model: rows / steps is the mean batch.", () => decoding().map(({ model, rows }) => [{ model }, rows]), "counter"));
     this.registry.add(
       new Gauge("slmkit_model_memory_bytes", "Memory a loaded model and its context take, by model and kind (ram, vram).", () =>
         running().flatMap(({ served, model }) => [
