@@ -32,7 +32,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { quantizeFile } from "../src/quant/index.js";
 import { synthesizeModel } from "../src/synth/index.js";
-import { median } from "./statistics.js";
+import { type Interval, bootstrapInterval, median } from "./statistics.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = join(root, "bench/out");
@@ -300,14 +300,16 @@ const results: LevelResult[] = kinds.flatMap((server) =>
 const byLevel = (server: string, clients: number): LevelResult | undefined => results.find((r) => r.server === server && r.clients === clients);
 // Each round measured the servers back to back: the ratio within a round compares the same minute of a
 // drifting machine. Their median is the headline ratio (the ratio of the medians is shown beside it).
-// How many rounds the server was ahead in says how much of a small difference is noise.
-const pairedRatio = (server: string, clients: number): { median: number; ahead: number; rounds: number } | undefined => {
+// How many rounds the server was ahead in, and the bootstrap interval of the median over the rounds,
+// say how much of a small difference is noise.
+const pairedRatio = (server: string, clients: number): { median: number; ahead: number; rounds: number; interval: Interval } | undefined => {
   const ours = byLevel(server, clients)?.rounds ?? [];
   const theirs = byLevel("llama-server", clients)?.rounds ?? [];
   if (ours.length === 0 || ours.length !== theirs.length) return undefined;
   const ratios = ours.map((value, round) => value / theirs[round]!);
-  return { median: median(ratios), ahead: ratios.filter((ratio) => ratio > 1).length, rounds: ratios.length };
+  return { median: median(ratios), ahead: ratios.filter((ratio) => ratio > 1).length, rounds: ratios.length, interval: bootstrapInterval(ratios) };
 };
+const range = ({ low, high }: Interval): string => `${low.toFixed(2)}–${high.toFixed(2)}`;
 const lines = [
   `Model: ${model.split("/").at(-1)}; ${slots} slots, ${threads} threads, ${contextPerSlot} tokens of context per slot; ${requestsPerLevel} requests per level and round, ${maxTokens} tokens each (ignore_eos, greedy, streamed); ${rounds} rounds, servers taking turns.`,
   "",
@@ -317,7 +319,7 @@ const lines = [
     const llama = byLevel("llama-server", r.clients);
     const ratio = r.server !== "llama-server" && llama ? `${(r.tokensPerSecond / llama.tokensPerSecond).toFixed(2)}×` : "";
     const paired = r.server !== "llama-server" ? pairedRatio(r.server, r.clients) : undefined;
-    return `| ${r.clients} | ${r.server} | ${r.tokensPerSecond.toFixed(1)} | ${(r.rounds ?? []).join(", ")} | ${r.ttftP50.toFixed(0)} ms | ${r.ttftP99.toFixed(0)} ms | ${r.gapP50.toFixed(1)} ms | ${r.gapP99.toFixed(1)} ms | ${r.errors} | ${paired === undefined ? "" : `${paired.median.toFixed(2)}× (ahead in ${paired.ahead}/${paired.rounds})`} | ${ratio} |`;
+    return `| ${r.clients} | ${r.server} | ${r.tokensPerSecond.toFixed(1)} | ${(r.rounds ?? []).join(", ")} | ${r.ttftP50.toFixed(0)} ms | ${r.ttftP99.toFixed(0)} ms | ${r.gapP50.toFixed(1)} ms | ${r.gapP99.toFixed(1)} ms | ${r.errors} | ${paired === undefined ? "" : `${paired.median.toFixed(2)}× (ahead in ${paired.ahead}/${paired.rounds}; 95% interval ${range(paired.interval)})`} | ${ratio} |`;
   }),
 ];
 const gain = (server: string): number | undefined => {
@@ -331,8 +333,8 @@ if (ourGain !== undefined && theirGain !== undefined) {
   // The same per round: each round's gain of slmkit over that round's gain of llama-server.
   const roundsOf = (server: string, clients: number): number[] => byLevel(server, clients)?.rounds ?? [];
   const [ours1, ours4, theirs1, theirs4] = [roundsOf("slmkit", 1), roundsOf("slmkit", 4), roundsOf("llama-server", 1), roundsOf("llama-server", 4)];
-  const pairedGain = median(ours1.map((one, round) => ours4[round]! / one / (theirs4[round]! / theirs1[round]!)));
-  lines.push("", `Gain from 1 to 4 clients: slmkit ${ourGain.toFixed(2)}×, llama-server ${theirGain.toFixed(2)}× (ratio ${(ourGain / theirGain).toFixed(2)}; median of the rounds' ratios ${pairedGain.toFixed(2)}).`);
+  const gainRatios = ours1.map((one, round) => ours4[round]! / one / (theirs4[round]! / theirs1[round]!));
+  lines.push("", `Gain from 1 to 4 clients: slmkit ${ourGain.toFixed(2)}×, llama-server ${theirGain.toFixed(2)}× (ratio ${(ourGain / theirGain).toFixed(2)}; median of the rounds' ratios ${median(gainRatios).toFixed(2)}, 95% interval ${range(bootstrapInterval(gainRatios))}).`);
 }
 console.log(lines.join("\n"));
 const summary = results.map(({ ttft: _ttft, gaps: _gaps, ...rest }) => rest);
