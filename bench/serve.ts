@@ -12,10 +12,15 @@
  *   npm run build && node dist/bench/serve.js [--model FILE] [--clients 1,4,16] [--requests 32]
  *       [--rounds 3] [--max-tokens 64] [--slots 4] [--threads 2] [--llama-server PATH]
  *       [--servers slmkit,llama-server,slmkit-node-llama-cpp] [--llama-server-libs DIR] [--warmup 32] [--settle 500]
+ *       [--attach slmkit=PORT,llama-server=PORT]
  *
  * --llama-server-libs DIR runs llama-server with LD_LIBRARY_PATH=DIR: a directory of links to
  * node-llama-cpp's libllama/libggml* (and llama-server's own helper libraries) makes both servers run
  * the same CPU kernels, so the table compares serving loops and not compilers.
+ *
+ * --attach measures servers that are already running (started by hand, any build or flags) instead of
+ * starting them: the same client and turns, and the servers are left running. --model still names the
+ * file (slmkit serves it under its base name).
  *
  * slmkit-node-llama-cpp is `slmkit serve --engine node-llama-cpp`: node-llama-cpp's sequences instead of
  * slmkit's batcher, for the comparison in BENCHMARKS.md.
@@ -51,6 +56,7 @@ const { values } = parseArgs({
     servers: { type: "string", default: "slmkit,llama-server" },
     warmup: { type: "string", default: "32" },
     settle: { type: "string", default: "500" },
+    attach: { type: "string" },
   },
 });
 const clientLevels = values.clients!.split(",").map(Number);
@@ -95,7 +101,17 @@ const PROMPT = "Once upon a time, in a small town by the sea, there lived a girl
 interface Server {
   readonly name: string;
   readonly url: string;
-  readonly process: ChildProcess;
+  /** The server this run started (none when attached to a running one). */
+  readonly process?: ChildProcess;
+}
+
+/** --attach's servers: "slmkit=18090,llama-server=18091" → kind and port. */
+function attachedServers(list: string): Array<{ kind: ServerKind; port: number }> {
+  return list.split(",").map((entry) => {
+    const [kind, port] = entry.split("=");
+    if (!isServerKind(kind) || !Number.isInteger(Number(port))) throw new Error(`--attach takes kind=PORT pairs (slmkit, llama-server, slmkit-node-llama-cpp), not ${entry}`);
+    return { kind, port: Number(port) };
+  });
 }
 
 async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
@@ -241,7 +257,9 @@ async function runLevel(server: Server, clients: number): Promise<LevelResult> {
   };
 }
 
-const kinds = values.servers!.split(",").filter((kind): kind is ServerKind => {
+const isServerKind = (kind: string | undefined): kind is ServerKind => kind === "slmkit" || kind === "llama-server" || kind === "slmkit-node-llama-cpp";
+const attached = values.attach === undefined ? undefined : attachedServers(values.attach);
+const kinds = attached?.map(({ kind }) => kind) ?? values.servers!.split(",").filter((kind): kind is ServerKind => {
   if (kind === "llama-server" && !existsSync(llamaServer)) {
     console.error(`no llama-server at ${llamaServer}: measuring slmkit alone`);
     return false;
@@ -251,7 +269,8 @@ const kinds = values.servers!.split(",").filter((kind): kind is ServerKind => {
 const servers: Server[] = [];
 const rawResults: LevelResult[] = [];
 try {
-  for (const [index, kind] of kinds.entries()) servers.push(await start(kind, 18080 + index));
+  if (attached !== undefined) for (const { kind, port } of attached) servers.push({ name: kind, url: `http://127.0.0.1:${port}` });
+  else for (const [index, kind] of kinds.entries()) servers.push(await start(kind, 18080 + index));
   // Warm-up, not measured: the first requests a server answers pay for compiling (slmkit's JIT) and for
   // filling caches (both); the table is about the steady state. After 8 requests of 64 tokens slmkit's
   // JS thread still spent 410-460 µs of CPU a token on the 100M model, 270-300 µs after 40 (scratch
@@ -273,8 +292,10 @@ try {
   }
 } finally {
   for (const server of servers) {
-    server.process.kill("SIGTERM");
-    await new Promise((resolve) => server.process.once("exit", resolve));
+    const child = server.process;
+    if (child === undefined) continue;
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
   }
 }
 // Per server and level: the median round's tokens/s; latencies over all rounds' requests; all errors.
