@@ -264,7 +264,7 @@ const kinds = attached?.map(({ kind }) => kind) ?? values.servers!.split(",").fi
     console.error(`no llama-server at ${llamaServer}: measuring slmkit alone`);
     return false;
   }
-  return ["slmkit", "llama-server", "slmkit-node-llama-cpp"].includes(kind);
+  return isServerKind(kind);
 });
 const servers: Server[] = [];
 const rawResults: LevelResult[] = [];
