@@ -36,6 +36,17 @@ test("the WebAssembly kernel alone finds the first largest value at every positi
     const values = Float32Array.from({ length }, random);
     assert.equal(largestIndexSimd(values), firstLargest(values), `length ${length} (after a longer one, the old values past it do not count)`);
   }
+  // The kernel takes the row in chunks of 4096 values: across them, too, the first of equals wins and a number beats NaN.
+  const chunks = new Float32Array(3 * 4096 + 32).fill(-1);
+  chunks[5000] = 3;
+  chunks[9000] = 3;
+  chunks[12300] = 3;
+  assert.equal(largestIndexSimd(chunks), 5000, "equals in later chunks do not win");
+  chunks[12300] = 4;
+  assert.equal(largestIndexSimd(chunks), 12300, "a larger value in the last, short chunk wins");
+  const nanFirst = new Float32Array(2 * 4096).fill(NaN);
+  nanFirst[4096 + 7] = -1e30;
+  assert.equal(largestIndexSimd(nanFirst), 4103, "a chunk of NaNs, then a number");
   assert.equal(largestIndexSimd(new Float32Array(32).fill(NaN)), -1, "all NaN: none");
   assert.equal(largestIndexSimd(new Float32Array(32).fill(-Infinity)), 0, "all -Infinity: the first");
   assert.throws(() => largestIndexSimd(new Float32Array(20)), RangeError);
