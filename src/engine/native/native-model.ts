@@ -24,6 +24,14 @@ export interface NativeModelOptions {
   readonly microBatchSize?: number;
   /** Independent sequences the context holds (n_seq_max). Default 1. */
   readonly sequences?: number;
+  /**
+   * Most rows one decode may return logits for (llama.cpp's n_outputs_max; at least `sequences`).
+   * llama.cpp reserves its compute buffer for a micro-batch's worth of logits rows by default: 512 ×
+   * vocabulary × 4 bytes, 297 MiB of the 309 MiB it reserves for a qwen3-0.6b-shaped model. A decoder
+   * that asks for one row per sequence (continuous batching) needs only `sequences` rows. A decode
+   * asking for more is refused (llama.cpp would abort the process). Default: the batch size.
+   */
+  readonly outputRows?: number;
   /** CPU threads; default: every core this process may use. */
   readonly threads?: number;
   /** One KV cache shared by all sequences (llama.cpp's kv_unified) instead of one stream each. Default: llama.cpp's (separate). */
@@ -58,6 +66,8 @@ export class NativeModel {
   readonly description: ModelDescription;
   readonly contextSize: number;
   readonly batchSize: number;
+  /** Most rows of logits one decode may ask for (see NativeModelOptions.outputRows). */
+  readonly outputRows: number;
   readonly threads: number;
   private readonly library = llamaLibrary();
   private model: NativePointer | undefined;
@@ -89,6 +99,8 @@ export class NativeModel {
     contextParams.n_batch = this.batchSize;
     contextParams.n_ubatch = Math.min(options.microBatchSize ?? 512, this.batchSize);
     contextParams.n_seq_max = sequences;
+    this.outputRows = Math.min(Math.max(options.outputRows ?? this.batchSize, sequences), this.batchSize);
+    contextParams.n_outputs_max = this.outputRows;
     contextParams.no_perf = true;
     if (options.unifiedCache !== undefined) contextParams.kv_unified = options.unifiedCache;
     // llama.cpp's own default (4) oversubscribes small machines, where its spinning threads cost 10×.
@@ -169,6 +181,7 @@ export class NativeModel {
    */
   async decodeAsync(rows: readonly BatchRow[]): Promise<void> {
     const outputs = this.fill(rows);
+    this.checkOutputs(outputs);
     this.batch.n_tokens = rows.length;
     this.check(await this.library.decodeAsync(this.liveContext(), this.batch), rows.length, outputs);
   }
@@ -297,8 +310,13 @@ export class NativeModel {
   }
 
   private run(count: number, outputs: number): void {
+    this.checkOutputs(outputs);
     this.batch.n_tokens = count;
     this.check(this.library.decode(this.liveContext(), this.batch), count, outputs);
+  }
+
+  private checkOutputs(outputs: number): void {
+    if (outputs > this.outputRows) throw new EngineError("BAD_OPTION", `a decode asking for ${outputs} rows of logits; this context was opened for ${this.outputRows} (outputRows)`);
   }
 
   private check(status: number, count: number, outputs: number): void {
