@@ -41,12 +41,8 @@ test("outputRows shrinks the compute buffer llama.cpp reserves by the logits row
 });
 
 test("with outputRows, the rows of logits asked for match the default context's, and more are refused, not an abort", () => {
-  const tokens = (() => {
-    const model = NativeModel.open(path, OPTIONS);
-    const tokenized = model.tokenize("Once upon a time there was a little dog who liked to run in the park with his friends.");
-    model.close();
-    return tokenized;
-  })();
+  const reference = NativeModel.open(path, OPTIONS);
+  const tokens = reference.tokenize("Once upon a time there was a little dog who liked to run in the park with his friends.");
   assert.ok(tokens.length > 8, `${tokens.length} tokens`);
   /** Logits of the last `rows` prompt tokens, decoded in one batch. */
   const lastRows = (model: NativeModel, rows: number): Float32Array[] => {
@@ -54,7 +50,6 @@ test("with outputRows, the rows of logits asked for match the default context's,
     model.decodeRun(tokens, 0, 0, tokens.length - rows);
     return Array.from({ length: rows }, (_, row) => model.logitsOf(row).slice());
   };
-  const reference = NativeModel.open(path, OPTIONS);
   const expected = lastRows(reference, 2);
   reference.close();
 
